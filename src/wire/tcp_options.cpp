@@ -1,0 +1,158 @@
+// TCP options: a tolerant parser for whatever peers send and a compact, Linux-like writer.
+#include "linetcp/wire/tcp_options.hpp"
+
+#include "linetcp/base/byte_order.hpp"
+#include "linetcp/base/compiler.hpp"
+
+namespace linetcp::wire {
+namespace {
+
+inline constexpr std::size_t kMssLen = 4;
+inline constexpr std::size_t kWindowScaleLen = 3;
+inline constexpr std::size_t kSackPermittedLen = 2;
+inline constexpr std::size_t kTimestampsLen = 10;
+inline constexpr std::size_t kSackBlockLen = 8;
+
+// SACK blocks that fit after the other options: each SACK option costs NOP NOP kind len.
+std::size_t sack_blocks_to_write(const TcpOptions& opts, std::size_t used) {
+  std::size_t n = opts.sack_count < kMaxSackBlocks ? opts.sack_count : kMaxSackBlocks;
+  if (n == 0 || used + 4 + kSackBlockLen > kMaxOptionsLen) return 0;
+  const std::size_t room = (kMaxOptionsLen - used - 4) / kSackBlockLen;
+  return n < room ? n : room;
+}
+
+// Length of everything but the SACK blocks; each part is already a multiple of 4.
+std::size_t fixed_length(const TcpOptions& opts) {
+  std::size_t len = 0;
+  if (opts.has_mss) len += 4;
+  if (opts.has_timestamps) len += 12;  // SACK-permitted (or NOP NOP) + timestamps
+  else if (opts.sack_permitted) len += 4;  // NOP NOP SACK-permitted
+  if (opts.has_window_scale) len += 4;  // NOP window scale
+  return len;
+}
+
+}  // namespace
+
+OptionsParse parse_tcp_options(std::span<const uint8_t> bytes, TcpOptions& out) {
+  out = TcpOptions{};
+  const uint8_t* b = bytes.data();
+  const std::size_t n = bytes.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const uint8_t kind = b[i];
+    if (kind == kOptEol) break;
+    if (kind == kOptNop) {
+      ++i;
+      continue;
+    }
+    // Every other kind has a length byte counting kind and length, so at least 2, and the option
+    // must end within the header; otherwise nothing after it can be trusted (MUST-7).
+    if (LINETCP_UNLIKELY(i + 1 >= n)) return OptionsParse::kIllegalLength;
+    const std::size_t len = b[i + 1];
+    if (LINETCP_UNLIKELY(len < 2 || len > n - i)) return OptionsParse::kIllegalLength;
+    const uint8_t* v = b + i + 2;
+    // A known kind with the wrong length is malformed: skipped, as if unknown (MUST-6).
+    switch (kind) {
+      case kOptMss:
+        if (len == kMssLen) {
+          out.has_mss = true;
+          out.mss = base::load_be16(v);
+        }
+        break;
+      case kOptWindowScale:
+        if (len == kWindowScaleLen) {
+          out.has_window_scale = true;
+          out.window_scale = v[0];
+        }
+        break;
+      case kOptSackPermitted:
+        if (len == kSackPermittedLen) out.sack_permitted = true;
+        break;
+      case kOptTimestamps:
+        if (len == kTimestampsLen) {
+          out.has_timestamps = true;
+          out.ts_val = base::load_be32(v);
+          out.ts_ecr = base::load_be32(v + 4);
+        }
+        break;
+      case kOptSack: {
+        const std::size_t blocks = (len - 2) / kSackBlockLen;
+        if ((len - 2) % kSackBlockLen == 0 && blocks >= 1 && blocks <= kMaxSackBlocks) {
+          out.sack_count = static_cast<uint8_t>(blocks);
+          for (std::size_t k = 0; k < blocks; ++k) {
+            out.sack[k].left = base::load_be32(v + k * kSackBlockLen);
+            out.sack[k].right = base::load_be32(v + k * kSackBlockLen + 4);
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    i += len;
+  }
+  return OptionsParse::kOk;
+}
+
+std::size_t tcp_options_length(const TcpOptions& opts) {
+  const std::size_t fixed = fixed_length(opts);
+  const std::size_t blocks = sack_blocks_to_write(opts, fixed);
+  return fixed + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
+}
+
+std::size_t write_tcp_options(const TcpOptions& opts, uint8_t* dst) {
+  uint8_t* p = dst;
+  if (opts.has_mss) {
+    p[0] = kOptMss;
+    p[1] = kMssLen;
+    base::store_be16(p + 2, opts.mss);
+    p += 4;
+  }
+  if (opts.has_timestamps) {
+    // SACK-permitted fills the two bytes that would otherwise be NOP NOP before the timestamps.
+    if (opts.sack_permitted) {
+      p[0] = kOptSackPermitted;
+      p[1] = kSackPermittedLen;
+    } else {
+      p[0] = kOptNop;
+      p[1] = kOptNop;
+    }
+    p[2] = kOptTimestamps;
+    p[3] = kTimestampsLen;
+    base::store_be32(p + 4, opts.ts_val);
+    base::store_be32(p + 8, opts.ts_ecr);
+    p += 12;
+  } else if (opts.sack_permitted) {
+    p[0] = kOptNop;
+    p[1] = kOptNop;
+    p[2] = kOptSackPermitted;
+    p[3] = kSackPermittedLen;
+    p += 4;
+  }
+  if (opts.has_window_scale) {
+    p[0] = kOptNop;
+    p[1] = kOptWindowScale;
+    p[2] = kWindowScaleLen;
+    p[3] = opts.window_scale;
+    p += 4;
+  }
+  const std::size_t blocks = sack_blocks_to_write(opts, static_cast<std::size_t>(p - dst));
+  if (blocks > 0) {
+    p[0] = kOptNop;
+    p[1] = kOptNop;
+    p[2] = kOptSack;
+    p[3] = static_cast<uint8_t>(2 + blocks * kSackBlockLen);
+    p += 4;
+    for (std::size_t k = 0; k < blocks; ++k) {
+      base::store_be32(p, opts.sack[k].left);
+      base::store_be32(p + 4, opts.sack[k].right);
+      p += kSackBlockLen;
+    }
+  }
+  // The layout above keeps every option in whole words, so this never runs; should it change,
+  // the header must still end on a word boundary, padded with zeros (EOL), MUST-69.
+  while ((p - dst) % 4 != 0) *p++ = kOptEol;
+  return static_cast<std::size_t>(p - dst);
+}
+
+}  // namespace linetcp::wire
