@@ -1,0 +1,284 @@
+// Endpoint: one worker's whole TCP/IP stack, without DPDK. Ethernet frames go in with the time
+// they arrived, frames come out when polled, and applications use socket-like calls.
+//
+// It demultiplexes ARP, ICMP echo and TCP; keeps the connection table, the timer wheel, the
+// TIME_WAIT queue, the ARP cache and the source-port allocator; answers unknown tuples with RST;
+// and runs SYN cookies when the SYN backlog or the table is full.
+//
+// Example: an echo server driven by hand (a test harness does exactly this):
+//
+//   struct Echo : engine::App { ... on_data: keep bytes, ep.send(id, n); fill_payload: copy ... };
+//   engine::Endpoint ep(config);
+//   Echo echo;
+//   ep.listen(7, echo);
+//   for (;;) {
+//     ep.input(frame, now);                 // for each frame received
+//     ep.advance(now);                      // timers and TIME_WAIT expiry
+//     ep.poll_output(sink, now, 32);        // frames to transmit
+//     sleep_until(ep.next_deadline());      // or poll again
+//   }
+//
+// A client does `ConnId id = ep.connect(server_ip, 80, app, now)` and writes in on_open().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "linetcp/base/intrusive_list.hpp"
+#include "linetcp/base/time.hpp"
+#include "linetcp/engine/app.hpp"
+#include "linetcp/engine/conn_table.hpp"
+#include "linetcp/engine/four_tuple.hpp"
+#include "linetcp/engine/neighbor.hpp"
+#include "linetcp/engine/port_allocator.hpp"
+#include "linetcp/engine/time_wait_queue.hpp"
+#include "linetcp/engine/timer_wheel.hpp"
+#include "linetcp/tcp/isn.hpp"
+#include "linetcp/tcp/tcp_connection.hpp"
+#include "linetcp/wire/ethernet.hpp"
+#include "linetcp/wire/ipv4.hpp"
+
+namespace linetcp::engine {
+
+struct EndpointConfig {
+  wire::MacAddr mac;
+  wire::Ipv4Addr address;
+  uint8_t prefix_length = 24;
+  wire::Ipv4Addr gateway;  // 0.0.0.0: none (only on-link destinations are reachable)
+  uint16_t mtu = 1500;
+  uint8_t ttl = 64;  // MUST-49
+  uint8_t tos = 0;   // MUST-48: DSCP/ECN byte of everything we send
+  uint32_t max_connections = 65536;
+  uint32_t syn_backlog = 4096;  // connections in SYN-RECEIVED at once
+  bool syn_cookies = true;
+  uint32_t time_wait_capacity = 65536;
+  base::Duration time_wait = base::Duration::seconds(60);  // 2*MSL (MUST-13)
+  uint32_t ooo_chunks = 8192;  // out-of-order store shared by all connections
+  uint32_t neighbor_capacity = 1024;
+  base::Duration arp_timeout = base::Duration::seconds(300);
+  uint16_t ephemeral_first = 10000;  // source ports for connect()
+  uint16_t ephemeral_last = 60999;
+  bool verify_checksums = true;  // false when the port verified them (or for fuzzing)
+  bool tx_checksum_offload = false;  // the frame sink's port computes IPv4 and TCP checksums
+  std::array<uint64_t, 2> secret{0x243F6A8885A308D3ull, 0x13198A2E03707344ull};  // ISN/cookie key
+  tcp::TcpParams tcp;  // defaults for listeners and connections without their own
+};
+
+// Every reason a frame is dropped or answered has a counter; names are reported as they are.
+struct EndpointCounters {
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t eth_too_short = 0;
+  uint64_t eth_not_for_us = 0;
+  uint64_t eth_unknown_type = 0;
+  uint64_t arp_in = 0;
+  uint64_t arp_bad = 0;
+  uint64_t arp_replies_out = 0;
+  uint64_t arp_requests_out = 0;
+  uint64_t arp_table_full = 0;
+  uint64_t ipv4_bad_header = 0;
+  uint64_t ipv4_bad_checksum = 0;
+  uint64_t ipv4_fragments = 0;
+  uint64_t ipv4_not_for_us = 0;
+  uint64_t ipv4_unknown_protocol = 0;
+  uint64_t ipv4_bad_source = 0;  // MUST-63: broadcast/multicast/our own source address
+  uint64_t icmp_in = 0;
+  uint64_t icmp_bad = 0;
+  uint64_t icmp_echo_replies = 0;
+  uint64_t icmp_errors_in = 0;  // unreachable, time exceeded, parameter problem: never abort (MUST-56)
+  uint64_t icmp_source_quench = 0;  // MUST-55: discarded
+  uint64_t tcp_bad_header = 0;
+  uint64_t tcp_bad_checksum = 0;
+  uint64_t tcp_bad_options = 0;
+  uint64_t tcp_rst_sent_no_conn = 0;   // RST for a segment to no connection or listener
+  uint64_t tcp_no_conn_dropped = 0;    // a RST to no connection: dropped silently
+  uint64_t conn_table_full = 0;
+  uint64_t syn_backlog_full = 0;
+  uint64_t syn_cookies_sent = 0;
+  uint64_t syn_cookies_accepted = 0;
+  uint64_t syn_cookies_rejected = 0;
+  uint64_t time_wait_full = 0;       // TIME_WAIT queue full: the connection kept its full slot
+  uint64_t time_wait_hits = 0;       // segments that met a TIME_WAIT record
+  uint64_t time_wait_reused = 0;     // new SYN accepted on a TIME_WAIT tuple (RFC 6191)
+  uint64_t time_wait_rst_ignored = 0;  // RFC 1337
+  uint64_t ports_exhausted = 0;
+  uint64_t control_queue_full = 0;   // ARP/ICMP/RST answers dropped: too many at once
+  uint64_t tx_no_buffer = 0;         // the frame sink had no buffer: the segment is lost (TCP resends)
+  uint64_t arp_wait = 0;             // connections that waited for address resolution
+  uint64_t connections_opened = 0;   // connect() calls that sent a SYN
+  uint64_t connections_accepted = 0; // passive opens that reached ESTABLISHED
+  uint64_t connections_established = 0;  // active opens that reached ESTABLISHED
+  uint64_t connections_closed = 0;   // slots released
+  uint64_t connections_failed = 0;   // active opens that never reached ESTABLISHED
+  uint64_t connections_reset = 0;    // closed by a RST from the peer
+  uint64_t connections_timed_out = 0;
+};
+
+// Where poll_output() writes frames: a DPDK TX batch, or a test's vector of frames.
+struct TxMeta {
+  bool checksum_offload = false;  // IPv4 and TCP checksums left for the port to fill in
+  uint8_t l2_len = 14;
+  uint8_t l3_len = 20;
+  uint8_t l4_len = 0;  // TCP header with options
+};
+class FrameSink {
+ public:
+  // A buffer for one frame of up to mtu + 14 bytes, or an empty span when none is left.
+  virtual std::span<uint8_t> alloc_frame() = 0;
+  // The frame of `len` bytes in the buffer from the last alloc_frame() is complete; `len` 0
+  // hands the buffer back unused.
+  virtual void commit_frame(std::size_t len, const TxMeta& meta) = 0;
+
+ protected:
+  ~FrameSink() = default;
+};
+
+class Endpoint final : private tcp::ConnSink {
+ public:
+  explicit Endpoint(const EndpointConfig& config, base::Instant now = base::Instant());
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+  ~Endpoint();
+
+  // --- frames and time ---
+  void input(std::span<const uint8_t> frame, base::Instant now);
+  // Writes up to `max_frames` frames into `sink`; returns how many.
+  std::size_t poll_output(FrameSink& sink, base::Instant now, std::size_t max_frames);
+  // Runs due timers and TIME_WAIT expiry.
+  void advance(base::Instant now);
+  // When advance() next has work (or now, when output is pending), or Instant::never().
+  base::Instant next_deadline() const;
+  bool has_output() const { return !ready_.empty() || control_count_ > 0; }
+
+  // --- sockets ---
+  // Passive open on `port` (MUST-42: one listener per port, independent of connections).
+  bool listen(uint16_t port, App& app, const tcp::TcpParams* params = nullptr);
+  void unlisten(uint16_t port);
+  // Active open; kInvalidConn when no source port or connection slot is left (counted).
+  // `local_port` 0 picks one from the ephemeral range.
+  ConnId connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, base::Instant now,
+                 const tcp::TcpParams* params = nullptr, uint16_t local_port = 0);
+  // `bytes` more of the send stream are ready (the app will be asked for them by offset).
+  void send(ConnId id, uint64_t bytes);
+  void send_urgent(ConnId id);
+  // Orderly close: FIN after the queued data (also "shutdown(SHUT_WR)": receiving continues).
+  void close(ConnId id);
+  // Reset now: RST to the peer, on_closed(kAborted) to the application.
+  void abort(ConnId id);
+  void hold(ConnId id, uint32_t bytes);
+  void release(ConnId id, uint32_t bytes);
+  void set_nodelay(ConnId id, bool on);
+  void set_keepalive(ConnId id, bool on, base::Instant now);
+  void set_user_timeout(ConnId id, base::Duration timeout);
+
+  // --- inspection ---
+  const tcp::TcpConnection& connection(ConnId id) const { return conns_[id].tcp; }
+  const FourTuple& tuple(ConnId id) const { return conns_[id].tuple; }
+  bool valid(ConnId id) const { return conns_.in_use(id); }
+  uint32_t capacity() const { return conns_.capacity(); }
+  uint32_t active_connections() const { return conns_.size(); }
+  uint32_t time_wait_count() const { return time_wait_.size(); }
+  uint32_t ports_available() const { return ports_.available(); }
+  const EndpointCounters& counters() const { return counters_; }
+  const tcp::TcpCounters& tcp_counters() const { return tcp_counters_; }
+  const EndpointConfig& config() const { return config_; }
+  // Connections per TCP state, indexed by tcp::State.
+  std::array<uint32_t, 11> state_histogram() const;
+  // Memory the endpoint holds for connections, TIME_WAIT records and indexes (its own accounting).
+  std::size_t memory_bytes() const;
+  static constexpr std::size_t connection_slot_bytes();
+  static std::size_t time_wait_record_bytes();
+
+ private:
+  struct Conn {
+    tcp::TcpConnection tcp;
+    FourTuple tuple;
+    TimerNode timer;
+    base::ListNode ready_link;  // on ready_ or arp_wait_
+    base::Instant armed_for = base::Instant::never();
+    uint8_t app = 0;
+    bool opened = false;     // the application saw on_open()
+    bool active = false;     // connect()ed: the source port came from ports_
+    bool embryonic = false;  // counted in syn_received_ (passive, handshake not done)
+    bool waiting_arp = false;  // on arp_wait_ rather than ready_
+  };
+  struct AppSlot {
+    App* app;
+    const tcp::TcpParams* params;
+  };
+  using ReadyList = base::IntrusiveList<Conn, &Conn::ready_link>;
+
+  // tcp::ConnSink, forwarded to the application of current_.
+  void on_established() override;
+  void on_data(std::span<const uint8_t> data) override;
+  void on_urgent(uint64_t urgent_end) override;
+  void on_acked(uint64_t acked_until) override;
+  void on_peer_fin() override;
+  void on_closed(tcp::CloseReason reason) override;
+
+  void handle_arp(std::span<const uint8_t> payload, base::Instant now);
+  void handle_ipv4(std::span<const uint8_t> packet, base::Instant now);
+  void handle_icmp(const wire::Ipv4View& ip);
+  void handle_tcp(const wire::Ipv4View& ip, base::Instant now);
+  void handle_time_wait(uint32_t handle, const tcp::SegmentIn& seg, const FourTuple& t,
+                        base::Instant now, bool& pass_to_listener);
+  void handle_listener(uint8_t app_slot, const tcp::SegmentIn& seg, const FourTuple& t, base::Instant now);
+  void send_syn_cookie(const tcp::SegmentIn& syn, const FourTuple& t, base::Instant now);
+  void send_reset_for(const tcp::SegmentIn& seg, const FourTuple& t);
+
+  uint8_t app_slot(App& app, const tcp::TcpParams* params);
+  ConnId new_connection(const FourTuple& t, uint8_t app);
+  // After any event on a connection: free it, move it to TIME_WAIT, queue it for output, and
+  // keep its timer right.
+  void settle(ConnId id, base::Instant now, bool requeue = true);
+  void free_connection(ConnId id, bool erase_index = true);
+  void to_time_wait(ConnId id, base::Instant now);
+  void fire_timer(ConnId id, base::Instant now);
+  tcp::TcpContext ctx() { return tcp::TcpContext{ooo_, tcp_counters_}; }
+  wire::Ipv4Addr next_hop(wire::Ipv4Addr dst) const;
+
+  // Small frames the endpoint answers with (ARP, ICMP echo replies, RSTs, SYN-ACK cookies,
+  // TIME_WAIT ACKs): built at once into a fixed ring, sent at the next poll_output().
+  uint8_t* control_frame();  // nullptr when the ring is full (counted)
+  void commit_control(std::size_t len);
+  std::size_t write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac, const FourTuple& t,
+                              const tcp::SegmentOut& seg, ConnId payload_owner, bool offload,
+                              TxMeta* meta);
+  void queue_tcp_control(const FourTuple& t, const tcp::SegmentOut& seg);
+  void queue_arp_request(wire::Ipv4Addr target);
+
+  EndpointConfig config_;
+  wire::Ipv4Prefix prefix_;
+  EndpointCounters counters_;
+  tcp::TcpCounters tcp_counters_;
+  tcp::ChunkPool ooo_;
+  Slab<Conn> conns_;
+  ConnIndex index_;  // tuple -> ConnId, or TIME_WAIT handle | kTimeWaitBit
+  TimerWheel wheel_;
+  TimeWaitQueue time_wait_;
+  NeighborCache neighbors_;
+  PortAllocator ports_;
+  tcp::IsnGenerator isn_;
+  tcp::SynCookies cookies_;
+  ReadyList ready_;
+  ReadyList arp_wait_;
+  std::vector<AppSlot> apps_;
+  std::unique_ptr<uint8_t[]> listeners_;  // port -> app slot + 1 (0: no listener)
+  uint32_t syn_received_ = 0;
+  base::Instant last_cookie_sent_ = base::Instant::never();
+  ConnId current_ = kInvalidConn;  // the connection whose ConnSink events are being delivered
+  wire::MacAddr reply_mac_;        // source MAC of the frame being processed: where answers go
+
+  static constexpr uint32_t kTimeWaitBit = 0x80000000u;
+  static constexpr uint32_t kControlSlots = 128;
+  static constexpr uint32_t kControlFrameBytes = 1536;
+  std::unique_ptr<uint8_t[]> control_buf_;
+  std::array<uint16_t, kControlSlots> control_len_{};
+  uint32_t control_head_ = 0;
+  uint32_t control_count_ = 0;
+};
+
+}  // namespace linetcp::engine
