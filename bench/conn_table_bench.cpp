@@ -1,0 +1,118 @@
+// ConnIndex lookups at 10^4 and 10^6 entries: single hit, single miss, and bulk (32) with
+// prefetch, over keys in random order so the large table really misses the cache.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "linetcp/engine/conn_table.hpp"
+
+namespace linetcp::engine {
+namespace {
+
+struct Fixture {
+  std::unique_ptr<ConnIndex> index;
+  std::vector<FourTuple> hits;    // present keys, shuffled
+  std::vector<FourTuple> misses;  // absent keys
+};
+
+// Built once per size: benchmark functions run several times while calibrating.
+const Fixture& fixture(uint32_t n) {
+  static std::map<uint32_t, std::unique_ptr<Fixture>> cache;
+  auto& f = cache[n];
+  if (f) return *f;
+  f = std::make_unique<Fixture>();
+  f->index = std::make_unique<ConnIndex>(n);
+  std::mt19937_64 rng(n);
+  auto random_tuple = [&] {
+    // A server's view: its own address and port, clients from a /16 with ephemeral ports.
+    return FourTuple{0x0A000001, 0xC0A80000 | static_cast<uint32_t>(rng() & 0xFFFF), 80,
+                     static_cast<uint16_t>(1024 + rng() % 64512)};
+  };
+  while (f->hits.size() < n) {
+    const FourTuple t = random_tuple();
+    if (f->index->insert(t, static_cast<uint32_t>(f->hits.size()))) f->hits.push_back(t);
+  }
+  while (f->misses.size() < std::min<uint32_t>(n, 1'000'000)) {
+    const FourTuple t = random_tuple();
+    if (f->index->find(t) == kInvalidConn) f->misses.push_back(t);
+  }
+  std::shuffle(f->hits.begin(), f->hits.end(), rng);
+  return *f;
+}
+
+void BM_ConnIndexFindHit(benchmark::State& state) {
+  const Fixture& f = fixture(static_cast<uint32_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.index->find(f.hits[i]));
+    if (++i == f.hits.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["bytes_per_entry"] =
+      static_cast<double>(f.index->memory_bytes()) / static_cast<double>(f.index->size());
+}
+
+void BM_ConnIndexFindMiss(benchmark::State& state) {
+  const Fixture& f = fixture(static_cast<uint32_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.index->find(f.misses[i]));
+    if (++i == f.misses.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+// One iteration = one burst of 32 lookups; items/s counts lookups.
+void BM_ConnIndexFindBulk32(benchmark::State& state) {
+  const Fixture& f = fixture(static_cast<uint32_t>(state.range(0)));
+  constexpr uint32_t kBurst = 32;
+  uint32_t out[kBurst];
+  std::size_t i = 0;
+  for (auto _ : state) {
+    f.index->find_bulk(&f.hits[i], kBurst, out);
+    benchmark::DoNotOptimize(out);
+    i += kBurst;
+    if (i + kBurst > f.hits.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);
+}
+
+// The same 32 lookups one by one, for comparison with the bulk path.
+void BM_ConnIndexFindSingle32(benchmark::State& state) {
+  const Fixture& f = fixture(static_cast<uint32_t>(state.range(0)));
+  constexpr uint32_t kBurst = 32;
+  uint32_t out[kBurst];
+  std::size_t i = 0;
+  for (auto _ : state) {
+    for (uint32_t k = 0; k < kBurst; ++k) out[k] = f.index->find(f.hits[i + k]);
+    benchmark::DoNotOptimize(out);
+    i += kBurst;
+    if (i + kBurst > f.hits.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);
+}
+
+// Connection churn: erase one entry and insert it back.
+void BM_ConnIndexEraseInsert(benchmark::State& state) {
+  const Fixture& f = fixture(static_cast<uint32_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    f.index->erase(f.hits[i]);
+    f.index->insert(f.hits[i], static_cast<uint32_t>(i));
+    if (++i == f.hits.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+BENCHMARK(BM_ConnIndexFindHit)->Arg(10'000)->Arg(1'000'000);
+BENCHMARK(BM_ConnIndexFindMiss)->Arg(10'000)->Arg(1'000'000);
+BENCHMARK(BM_ConnIndexFindBulk32)->Arg(10'000)->Arg(1'000'000);
+BENCHMARK(BM_ConnIndexFindSingle32)->Arg(10'000)->Arg(1'000'000);
+BENCHMARK(BM_ConnIndexEraseInsert)->Arg(10'000)->Arg(1'000'000);
+
+}  // namespace
+}  // namespace linetcp::engine

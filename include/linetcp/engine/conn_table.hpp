@@ -1,0 +1,156 @@
+// The connection table of one worker: a preallocated slab of connections (ConnId = slot index)
+// and an open-addressing index FourTuple -> 32-bit id with short tags and bulk, prefetched lookup.
+#pragma once
+
+#include <bit>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "linetcp/base/compiler.hpp"
+#include "linetcp/engine/four_tuple.hpp"
+
+namespace linetcp::engine {
+
+// A fixed array of `capacity` T, all constructed once up front, and a LIFO stack of free slot
+// indices: the most recently freed slot is reused first because its lines are likely still in
+// cache. alloc() hands back the slot as its last owner left it; the caller resets what it needs.
+template <typename T>
+class Slab {
+ public:
+  explicit Slab(uint32_t capacity)
+      : items_(std::make_unique<T[]>(capacity)),
+        free_(std::make_unique<uint32_t[]>(capacity)),
+        used_(std::make_unique<uint64_t[]>((capacity + 63) / 64)),
+        capacity_(capacity),
+        free_top_(capacity) {
+    // Stack top = index 0, so a fresh slab hands out 0, 1, 2, ... in order.
+    for (uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - 1 - i;
+    for (uint32_t w = 0; w < (capacity + 63) / 64; ++w) used_[w] = 0;
+  }
+  Slab(const Slab&) = delete;
+  Slab& operator=(const Slab&) = delete;
+
+  // kInvalidConn when every slot is in use: the caller counts that as a drop.
+  ConnId alloc() {
+    if (LINETCP_UNLIKELY(free_top_ == 0)) return kInvalidConn;
+    const uint32_t id = free_[--free_top_];
+    used_[id >> 6] |= uint64_t{1} << (id & 63);
+    return id;
+  }
+
+  // Freeing a slot that is not in use is a caller bug: asserted in debug, ignored in release so a
+  // double free cannot corrupt the free stack.
+  void free(ConnId id) {
+    assert(in_use(id));
+    if (LINETCP_UNLIKELY(!in_use(id))) return;
+    used_[id >> 6] &= ~(uint64_t{1} << (id & 63));
+    free_[free_top_++] = id;
+  }
+
+  T& operator[](ConnId id) { return items_[id]; }
+  const T& operator[](ConnId id) const { return items_[id]; }
+
+  bool in_use(ConnId id) const {
+    return id < capacity_ && (used_[id >> 6] >> (id & 63) & 1) != 0;
+  }
+  uint32_t size() const { return capacity_ - free_top_; }
+  uint32_t capacity() const { return capacity_; }
+  bool full() const { return free_top_ == 0; }
+
+  // Every byte this slab holds: the objects, the free stack and the in-use bitmap.
+  std::size_t memory_bytes() const {
+    return sizeof(*this) + std::size_t{capacity_} * sizeof(T) + std::size_t{capacity_} * sizeof(uint32_t) +
+           std::size_t{(capacity_ + 63) / 64} * sizeof(uint64_t);
+  }
+
+ private:
+  std::unique_ptr<T[]> items_;
+  std::unique_ptr<uint32_t[]> free_;   // stack of free slot indices, top at free_[free_top_ - 1]
+  std::unique_ptr<uint64_t[]> used_;   // one bit per slot: in use
+  uint32_t capacity_;
+  uint32_t free_top_;
+};
+
+// Open-addressing hash index FourTuple -> 32-bit value (a ConnId, or any id the caller encodes,
+// e.g. a TIME_WAIT handle with a high bit set).
+//
+// Layout (F14 / Swiss-table family): buckets of 8 slots. A bucket is 32 bytes: 8 16-bit tags
+// taken from the hash, an occupancy mask and an overflow count; two buckets share a cache line.
+// The entries (key + value, 16 bytes, never straddling a line) live in a parallel array. A miss
+// compares 8 tags at once and usually touches one line only; a hit touches the bucket line and
+// one entry line. Home bucket = low hash bits, tag = high 16 bits (beyond 2^16 buckets the two
+// overlap a little, leaving at least 16 - (log2 buckets - 16) independent tag bits: still a
+// false-tag rate below 1e-3 per bucket at 10^6 entries).
+//
+// Probing is linear over buckets. Deletion keeps no tombstones: each bucket counts how many
+// entries were displaced past it (their home bucket was full). insert() increments the count of
+// every full bucket it passes, erase() decrements the same path, and a lookup stops at the first
+// bucket whose count is zero. The counts are exact, so after any sequence of inserts and erases
+// a miss probes exactly as far as the entries present require: churn never degrades the table
+// and it never needs a rehash (unlike tombstones), and erase moves nothing (unlike backward shift,
+// which also does not fit buckets with a per-bucket occupancy mask well).
+//
+// Sizing: a power of two number of buckets with capacity <= 0.75 of the slots, so at most 75 %
+// load; insert() refuses beyond `capacity` entries, so a probe always finds a free slot.
+class ConnIndex {
+ public:
+  static constexpr uint32_t kSlotsPerBucket = 8;
+
+  explicit ConnIndex(uint32_t capacity);
+  ConnIndex(const ConnIndex&) = delete;
+  ConnIndex& operator=(const ConnIndex&) = delete;
+
+  // The value stored for `key`, or kInvalidConn.
+  uint32_t find(const FourTuple& key) const { return find_hashed(key, hash_tuple(key)); }
+
+  // out[i] = find(keys[i]) for a burst: hash every key and prefetch its bucket, then match tags
+  // and prefetch the candidate entry, then compare keys, so the memory latency of the burst
+  // overlaps instead of adding up (DPDK l3fwd style). Any n; works in groups of kBulkGroup.
+  static constexpr uint32_t kBulkGroup = 32;
+  void find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) const;
+
+  // False if `key` is already present or the index holds `capacity` entries. The value
+  // kInvalidConn is reserved (it means "absent" to find) and refused too.
+  bool insert(const FourTuple& key, uint32_t value);
+  // False if `key` is absent.
+  bool erase(const FourTuple& key);
+
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return capacity_; }
+  uint32_t bucket_count() const { return bucket_mask_ + 1; }
+  std::size_t memory_bytes() const;
+
+  // Recomputes every bucket's overflow count and the size from the entries and compares them
+  // with the stored ones: O(buckets), for tests and debug checks.
+  bool validate() const;
+
+  // Hashing is public so that a caller who already computed it (once per packet) can reuse it.
+  uint32_t find_hashed(const FourTuple& key, uint32_t hash) const;
+
+ private:
+  struct alignas(32) Bucket {
+    uint16_t tags[kSlotsPerBucket];
+    uint32_t overflow;  // entries whose probe passed this bucket because it was full
+    uint8_t occupied;   // bit i: slot i holds an entry
+  };
+  static_assert(sizeof(Bucket) == 32);
+  struct alignas(16) Entry {
+    FourTuple key;
+    uint32_t value;
+  };
+  static_assert(sizeof(Entry) == 16);
+
+  static uint16_t tag_of(uint32_t hash) { return static_cast<uint16_t>(hash >> 16); }
+  // Bit i set where the bucket's slot i is occupied and has tag `tag`.
+  static uint32_t match(const Bucket& b, uint16_t tag);
+
+  std::unique_ptr<Bucket[]> buckets_;
+  std::unique_ptr<Entry[]> entries_;  // slot s of bucket b at entries_[b * 8 + s]
+  uint32_t bucket_mask_;
+  uint32_t capacity_;
+  uint32_t size_ = 0;
+};
+
+}  // namespace linetcp::engine

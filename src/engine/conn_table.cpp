@@ -1,0 +1,154 @@
+// ConnIndex: bucketized open addressing with 16-bit tags and exact overflow counts (see header).
+#include "linetcp/engine/conn_table.hpp"
+
+#include <algorithm>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace linetcp::engine {
+
+namespace {
+
+// Buckets needed so that `capacity` entries fill at most 3/4 of the slots, rounded up to a power
+// of two (the home bucket is a mask of the hash).
+uint32_t bucket_count_for(uint32_t capacity) {
+  const uint64_t slots = (uint64_t{capacity} * 4 + 2) / 3;
+  const uint64_t buckets =
+      std::max<uint64_t>(1, (slots + ConnIndex::kSlotsPerBucket - 1) / ConnIndex::kSlotsPerBucket);
+  return static_cast<uint32_t>(std::bit_ceil(buckets));
+}
+
+}  // namespace
+
+ConnIndex::ConnIndex(uint32_t capacity)
+    : bucket_mask_(bucket_count_for(capacity) - 1), capacity_(capacity) {
+  const std::size_t n = std::size_t{bucket_mask_} + 1;
+  // make_unique<T[]> value-initialises: tags, counts and masks start at zero (all empty).
+  buckets_ = std::make_unique<Bucket[]>(n);
+  entries_ = std::make_unique<Entry[]>(n * kSlotsPerBucket);
+}
+
+std::size_t ConnIndex::memory_bytes() const {
+  const std::size_t n = std::size_t{bucket_mask_} + 1;
+  return sizeof(*this) + n * sizeof(Bucket) + n * kSlotsPerBucket * sizeof(Entry);
+}
+
+uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
+#if defined(__SSE2__)
+  const __m128i tags = _mm_load_si128(reinterpret_cast<const __m128i*>(b.tags));
+  const __m128i eq = _mm_cmpeq_epi16(tags, _mm_set1_epi16(static_cast<short>(tag)));
+  // movemask gives two bits per 16-bit lane; keep the even ones and compress them to one per slot.
+  uint32_t bytes = static_cast<uint32_t>(_mm_movemask_epi8(eq)) & 0x5555u;
+  bytes = (bytes | (bytes >> 1)) & 0x3333u;
+  bytes = (bytes | (bytes >> 2)) & 0x0F0Fu;
+  bytes = (bytes | (bytes >> 4)) & 0x00FFu;
+  return bytes & b.occupied;
+#else
+  uint32_t bits = 0;
+  for (uint32_t i = 0; i < kSlotsPerBucket; ++i) bits |= uint32_t{b.tags[i] == tag} << i;
+  return bits & b.occupied;
+#endif
+}
+
+uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
+  const uint16_t tag = tag_of(hash);
+  uint32_t b = hash & bucket_mask_;
+  for (;;) {
+    const Bucket& bucket = buckets_[b];
+    for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
+      const Entry& e = entries_[b * kSlotsPerBucket + static_cast<uint32_t>(std::countr_zero(m))];
+      if (LINETCP_LIKELY(e.key == key)) return e.value;
+    }
+    if (LINETCP_LIKELY(bucket.overflow == 0)) return kInvalidConn;
+    b = (b + 1) & bucket_mask_;
+  }
+}
+
+void ConnIndex::find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) const {
+  uint32_t hashes[kBulkGroup];
+  for (uint32_t base = 0; base < n; base += kBulkGroup) {
+    const uint32_t count = std::min(kBulkGroup, n - base);
+    // Stage 1: hash and prefetch the home buckets.
+    for (uint32_t i = 0; i < count; ++i) {
+      hashes[i] = hash_tuple(keys[base + i]);
+      base::prefetch_read(&buckets_[hashes[i] & bucket_mask_]);
+    }
+    // Stage 2: match tags in the (now arriving) buckets and prefetch the first candidate entry.
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t b = hashes[i] & bucket_mask_;
+      const uint32_t m = match(buckets_[b], tag_of(hashes[i]));
+      if (m != 0) {
+        base::prefetch_read(&entries_[b * kSlotsPerBucket + static_cast<uint32_t>(std::countr_zero(m))]);
+      }
+    }
+    // Stage 3: the full lookup, now mostly from cache.
+    for (uint32_t i = 0; i < count; ++i) out[base + i] = find_hashed(keys[base + i], hashes[i]);
+  }
+}
+
+bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
+  if (LINETCP_UNLIKELY(value == kInvalidConn)) return false;
+  const uint32_t hash = hash_tuple(key);
+  if (find_hashed(key, hash) != kInvalidConn) return false;
+  if (LINETCP_UNLIKELY(size_ >= capacity_)) return false;
+  // Load <= 3/4 guarantees a bucket with a free slot on the way; count every full one passed.
+  uint32_t b = hash & bucket_mask_;
+  while (buckets_[b].occupied == 0xFF) {
+    ++buckets_[b].overflow;
+    b = (b + 1) & bucket_mask_;
+  }
+  Bucket& bucket = buckets_[b];
+  const uint32_t slot = static_cast<uint32_t>(std::countr_one(bucket.occupied));
+  bucket.tags[slot] = tag_of(hash);
+  bucket.occupied = static_cast<uint8_t>(bucket.occupied | (1u << slot));
+  entries_[b * kSlotsPerBucket + slot] = Entry{key, value};
+  ++size_;
+  return true;
+}
+
+bool ConnIndex::erase(const FourTuple& key) {
+  const uint32_t hash = hash_tuple(key);
+  const uint16_t tag = tag_of(hash);
+  const uint32_t home = hash & bucket_mask_;
+  uint32_t b = home;
+  for (;;) {
+    Bucket& bucket = buckets_[b];
+    for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
+      const uint32_t slot = static_cast<uint32_t>(std::countr_zero(m));
+      if (entries_[b * kSlotsPerBucket + slot].key == key) {
+        bucket.occupied = static_cast<uint8_t>(bucket.occupied & ~(1u << slot));
+        // Undo the overflow counts that this entry's insertion added on its probe path.
+        for (uint32_t p = home; p != b; p = (p + 1) & bucket_mask_) --buckets_[p].overflow;
+        --size_;
+        return true;
+      }
+    }
+    if (bucket.overflow == 0) return false;
+    b = (b + 1) & bucket_mask_;
+  }
+}
+
+bool ConnIndex::validate() const {
+  const uint32_t n = bucket_mask_ + 1;
+  auto expected = std::make_unique<uint32_t[]>(n);  // value-initialised to zero
+  uint32_t entries = 0;
+  for (uint32_t b = 0; b < n; ++b) {
+    for (uint32_t m = buckets_[b].occupied; m != 0; m &= m - 1) {
+      const uint32_t slot = static_cast<uint32_t>(std::countr_zero(m));
+      const Entry& e = entries_[b * kSlotsPerBucket + slot];
+      const uint32_t hash = hash_tuple(e.key);
+      if (buckets_[b].tags[slot] != tag_of(hash) || e.value == kInvalidConn) return false;
+      for (uint32_t p = hash & bucket_mask_; p != b; p = (p + 1) & bucket_mask_) ++expected[p];
+      ++entries;
+    }
+  }
+  if (entries != size_) return false;
+  for (uint32_t b = 0; b < n; ++b) {
+    if (expected[b] != buckets_[b].overflow) return false;
+  }
+  return true;
+}
+
+}  // namespace linetcp::engine

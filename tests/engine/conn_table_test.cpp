@@ -1,0 +1,259 @@
+// Slab and ConnIndex: exact unit cases, a collision chain, and a randomised model test against
+// std::unordered_map at high load, bulk lookups included.
+#include "linetcp/engine/conn_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+namespace linetcp::engine {
+namespace {
+
+struct Counted {
+  static inline int constructed = 0;
+  Counted() { ++constructed; }
+  uint64_t payload = 0;
+};
+
+TEST(Slab, HandsOutSlotsInOrderUntilFullThenRecovers) {
+  Counted::constructed = 0;
+  Slab<Counted> slab(4);
+  EXPECT_EQ(Counted::constructed, 4);  // all constructed once, up front
+  EXPECT_EQ(slab.capacity(), 4u);
+  EXPECT_EQ(slab.size(), 0u);
+  EXPECT_EQ(slab.alloc(), 0u);
+  EXPECT_EQ(slab.alloc(), 1u);
+  EXPECT_EQ(slab.alloc(), 2u);
+  EXPECT_EQ(slab.alloc(), 3u);
+  EXPECT_TRUE(slab.full());
+  EXPECT_EQ(slab.alloc(), kInvalidConn);
+  EXPECT_EQ(slab.alloc(), kInvalidConn);
+  EXPECT_EQ(slab.size(), 4u);
+
+  slab.free(2);
+  EXPECT_FALSE(slab.in_use(2));
+  EXPECT_EQ(slab.size(), 3u);
+  EXPECT_EQ(slab.alloc(), 2u);  // recovers once a slot is free
+  EXPECT_EQ(slab.alloc(), kInvalidConn);
+  EXPECT_EQ(Counted::constructed, 4);  // nothing constructed after the constructor
+}
+
+TEST(Slab, ReusesTheMostRecentlyFreedSlotFirst) {
+  Slab<int> slab(8);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(slab.alloc(), static_cast<ConnId>(i));
+  slab.free(5);
+  slab.free(1);
+  slab.free(6);
+  EXPECT_EQ(slab.alloc(), 6u);
+  EXPECT_EQ(slab.alloc(), 1u);
+  EXPECT_EQ(slab.alloc(), 5u);
+  EXPECT_EQ(slab.alloc(), kInvalidConn);
+}
+
+TEST(Slab, KeepsObjectsAndTracksUse) {
+  Slab<Counted> slab(100);
+  const ConnId a = slab.alloc();
+  const ConnId b = slab.alloc();
+  slab[a].payload = 11;
+  slab[b].payload = 22;
+  EXPECT_EQ(slab[a].payload, 11u);
+  EXPECT_EQ(slab[b].payload, 22u);
+  EXPECT_TRUE(slab.in_use(a));
+  EXPECT_TRUE(slab.in_use(b));
+  EXPECT_FALSE(slab.in_use(2));
+  EXPECT_FALSE(slab.in_use(100));
+  EXPECT_FALSE(slab.in_use(kInvalidConn));
+  EXPECT_GE(slab.memory_bytes(), 100 * sizeof(Counted) + 100 * sizeof(uint32_t));
+}
+
+#ifdef NDEBUG
+TEST(Slab, IgnoresDoubleFreeInRelease) {
+  Slab<int> slab(2);
+  const ConnId a = slab.alloc();
+  slab.free(a);
+  slab.free(a);  // would push the slot twice onto the free stack
+  slab.free(7);
+  EXPECT_EQ(slab.size(), 0u);
+  EXPECT_EQ(slab.alloc(), 0u);
+  EXPECT_EQ(slab.alloc(), 1u);
+  EXPECT_EQ(slab.alloc(), kInvalidConn);
+}
+#endif
+
+TEST(Slab, ChurnUntilFullManyTimes) {
+  Slab<int> slab(1000);
+  std::mt19937 rng(7);
+  std::vector<ConnId> live;
+  std::vector<bool> used(1000, false);
+  for (int round = 0; round < 20; ++round) {
+    for (;;) {
+      const ConnId id = slab.alloc();
+      if (id == kInvalidConn) break;
+      ASSERT_LT(id, 1000u);
+      ASSERT_FALSE(used[id]);
+      used[id] = true;
+      live.push_back(id);
+    }
+    ASSERT_EQ(live.size(), 1000u);
+    ASSERT_EQ(slab.size(), 1000u);
+    // Free a random half.
+    std::shuffle(live.begin(), live.end(), rng);
+    for (int i = 0; i < 500; ++i) {
+      slab.free(live.back());
+      used[live.back()] = false;
+      live.pop_back();
+    }
+    ASSERT_EQ(slab.size(), 500u);
+  }
+}
+
+FourTuple tuple(uint32_t remote_ip, uint16_t remote_port, uint16_t local_port = 80) {
+  return FourTuple{0x0A000001, remote_ip, local_port, remote_port};
+}
+
+TEST(ConnIndex, SizesBucketsForThreeQuarterLoad) {
+  EXPECT_EQ(ConnIndex(1).bucket_count(), 1u);
+  EXPECT_EQ(ConnIndex(6).bucket_count(), 1u);     // 6 of 8 slots = 0.75
+  EXPECT_EQ(ConnIndex(7).bucket_count(), 2u);
+  EXPECT_EQ(ConnIndex(1000).bucket_count(), 256u);  // 1334 slots -> 167 buckets -> 256
+  EXPECT_EQ(ConnIndex(1536).bucket_count(), 256u);  // exactly 0.75 of 2048 slots
+  EXPECT_EQ(ConnIndex(1537).bucket_count(), 512u);
+  const ConnIndex big(1'000'000);
+  EXPECT_EQ(big.bucket_count(), 262'144u);
+  EXPECT_EQ(big.memory_bytes(), sizeof(ConnIndex) + 262'144u * (32 + 8 * 16));
+}
+
+TEST(ConnIndex, InsertFindErase) {
+  ConnIndex index(100);
+  const FourTuple a = tuple(0xC0A80001, 40000);
+  const FourTuple b = tuple(0xC0A80001, 40001);
+  EXPECT_EQ(index.find(a), kInvalidConn);
+  EXPECT_TRUE(index.insert(a, 7));
+  EXPECT_FALSE(index.insert(a, 8));  // already present: the old value stays
+  EXPECT_TRUE(index.insert(b, 0x80000003));  // e.g. a TIME_WAIT handle with the high bit set
+  EXPECT_EQ(index.size(), 2u);
+  EXPECT_EQ(index.find(a), 7u);
+  EXPECT_EQ(index.find(b), 0x80000003u);
+  EXPECT_EQ(index.find(tuple(0xC0A80001, 40002)), kInvalidConn);
+  EXPECT_TRUE(index.erase(a));
+  EXPECT_FALSE(index.erase(a));
+  EXPECT_EQ(index.find(a), kInvalidConn);
+  EXPECT_EQ(index.find(b), 0x80000003u);
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_FALSE(index.insert(a, kInvalidConn));  // the "absent" value cannot be stored
+  EXPECT_TRUE(index.validate());
+}
+
+TEST(ConnIndex, RefusesBeyondCapacityThenRecovers) {
+  ConnIndex index(10);
+  for (uint16_t p = 0; p < 10; ++p) ASSERT_TRUE(index.insert(tuple(1, p), p));
+  EXPECT_FALSE(index.insert(tuple(1, 10), 10));
+  EXPECT_EQ(index.size(), 10u);
+  EXPECT_TRUE(index.erase(tuple(1, 3)));
+  EXPECT_TRUE(index.insert(tuple(1, 10), 10));
+  for (uint16_t p = 0; p <= 10; ++p) EXPECT_EQ(index.find(tuple(1, p)), p == 3 ? kInvalidConn : p);
+  EXPECT_TRUE(index.validate());
+}
+
+// Many keys with one home bucket: they overflow into the following buckets, and erasing from the
+// middle of the chain keeps every other key reachable and the counts exact.
+TEST(ConnIndex, CollisionChainAcrossBuckets) {
+  ConnIndex index(96);  // 128 slots, 16 buckets
+  ASSERT_EQ(index.bucket_count(), 16u);
+  std::vector<FourTuple> same_home;
+  uint32_t home = 0;
+  for (uint32_t port = 1; same_home.size() < 40; ++port) {
+    const FourTuple t = tuple(0x0B000001, static_cast<uint16_t>(port));
+    const uint32_t h = hash_tuple(t) & 15;
+    if (port == 1) home = h;
+    if (h == home) same_home.push_back(t);
+  }
+  for (uint32_t i = 0; i < same_home.size(); ++i) ASSERT_TRUE(index.insert(same_home[i], i));
+  EXPECT_TRUE(index.validate());
+  for (uint32_t i = 0; i < same_home.size(); ++i) EXPECT_EQ(index.find(same_home[i]), i);
+  // Erase every third, check the rest, reinsert with new values.
+  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(index.erase(same_home[i]));
+  EXPECT_TRUE(index.validate());
+  for (uint32_t i = 0; i < same_home.size(); ++i) {
+    EXPECT_EQ(index.find(same_home[i]), i % 3 == 0 ? kInvalidConn : i);
+  }
+  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(index.insert(same_home[i], 1000 + i));
+  for (uint32_t i = 0; i < same_home.size(); ++i) {
+    EXPECT_EQ(index.find(same_home[i]), i % 3 == 0 ? 1000 + i : i);
+  }
+  // Bulk agrees with single lookups on the chain.
+  std::vector<uint32_t> out(same_home.size());
+  index.find_bulk(same_home.data(), static_cast<uint32_t>(same_home.size()), out.data());
+  for (uint32_t i = 0; i < same_home.size(); ++i) EXPECT_EQ(out[i], index.find(same_home[i]));
+  for (const FourTuple& t : same_home) EXPECT_TRUE(index.erase(t));
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_TRUE(index.validate());  // every overflow count back to zero: no residue, no tombstones
+}
+
+struct TupleHash {
+  std::size_t operator()(const FourTuple& t) const { return hash_tuple(t); }
+};
+
+// Random insert / erase / find / find_bulk against std::unordered_map, with a key pool larger than
+// the capacity so the index sits at (and bounces off) its full 75 % load.
+void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys) {
+  ConnIndex index(capacity);
+  std::unordered_map<FourTuple, uint32_t, TupleHash> model;
+  std::mt19937_64 rng(seed);
+  const uint32_t pool_size = capacity + capacity / 4;
+  std::vector<FourTuple> pool(pool_size);
+  for (uint32_t i = 0; i < pool_size; ++i) {
+    if (structured_keys) {
+      // A load balancer's view: few clients, consecutive ephemeral ports, one server port.
+      pool[i] = FourTuple{0x0A000001, 0xC0A80000 + i / 28000, 80, static_cast<uint16_t>(1024 + i % 28000)};
+    } else {
+      pool[i] = FourTuple{static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()),
+                          static_cast<uint16_t>(rng()), static_cast<uint16_t>(rng())};
+    }
+  }
+  std::vector<FourTuple> burst(ConnIndex::kBulkGroup + 5);
+  std::vector<uint32_t> out(burst.size());
+  uint32_t next_value = 0;
+  for (uint32_t op = 0; op < ops; ++op) {
+    const uint32_t r = static_cast<uint32_t>(rng() % 100);
+    const FourTuple& key = pool[rng() % pool_size];
+    if (r < 55) {
+      const uint32_t value = next_value++ & 0x7FFFFFFF;
+      const bool expect = !model.contains(key) && model.size() < capacity;
+      ASSERT_EQ(index.insert(key, value), expect) << "op " << op;
+      if (expect) model.emplace(key, value);
+    } else if (r < 70) {
+      ASSERT_EQ(index.erase(key), model.erase(key) == 1) << "op " << op;
+    } else if (r < 95) {
+      const auto it = model.find(key);
+      ASSERT_EQ(index.find(key), it == model.end() ? kInvalidConn : it->second) << "op " << op;
+    } else {
+      const uint32_t n = static_cast<uint32_t>(rng() % burst.size()) + 1;
+      for (uint32_t i = 0; i < n; ++i) burst[i] = pool[rng() % pool_size];
+      index.find_bulk(burst.data(), n, out.data());
+      for (uint32_t i = 0; i < n; ++i) {
+        const auto it = model.find(burst[i]);
+        ASSERT_EQ(out[i], it == model.end() ? kInvalidConn : it->second) << "op " << op << " i " << i;
+      }
+    }
+    ASSERT_EQ(index.size(), model.size());
+    if (op % (ops / 8) == 0) {
+      ASSERT_TRUE(index.validate()) << "op " << op;
+    }
+  }
+  EXPECT_GE(model.size(), capacity * 9 / 10);  // it really ran near full
+  for (const auto& [key, value] : model) ASSERT_EQ(index.find(key), value);
+  for (const auto& [key, value] : model) ASSERT_TRUE(index.erase(key));
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_TRUE(index.validate());
+}
+
+TEST(ConnIndex, ModelRandomKeysHighLoad) { run_model(50'000, 3'000'000, 1, false); }
+TEST(ConnIndex, ModelStructuredKeysHighLoad) { run_model(100'000, 2'000'000, 2, true); }
+TEST(ConnIndex, ModelTinyTable) { run_model(12, 200'000, 3, false); }
+
+}  // namespace
+}  // namespace linetcp::engine
