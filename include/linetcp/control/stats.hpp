@@ -1,0 +1,75 @@
+// What the main lcore knows about the run: per-worker snapshots (published by the workers),
+// their sum, the live status line, and the final human summary and JSON report.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "linetcp/app/histogram.hpp"
+#include "linetcp/app/load_client.hpp"
+#include "linetcp/app/servers.hpp"
+#include "linetcp/control/config.hpp"
+#include "linetcp/engine/endpoint.hpp"
+
+namespace linetcp::control {
+
+// The port's own view (the dpdk layer fills it from rte_eth_stats and its TX path).
+struct PortCounters {
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_queue_full = 0;   // frames tx_burst refused after retries: dropped
+  uint64_t mbuf_exhausted = 0;  // allocations that found the mempool empty
+  uint64_t rx_oversized = 0;    // multi-segment frames (larger than one mbuf): dropped
+};
+
+struct WorkerStats {
+  uint64_t loops = 0;
+  uint32_t active_connections = 0;
+  uint32_t time_wait = 0;
+  uint32_t ports_available = 0;
+  uint32_t client_active = 0;
+  PortCounters port;
+  engine::EndpointCounters endpoint;
+  tcp::TcpCounters tcp;
+  app::ServerCounters http;
+  app::ServerCounters echo;
+  app::ServerCounters discard;
+  app::ClientCounters client;
+  app::Histogram connect;
+  app::Histogram first_byte;
+  app::Histogram request;
+
+  void add(const WorkerStats& o);
+};
+
+// Every named counter as "group.name": value; the report's `counters` object and the telemetry.
+nlohmann::json counters_json(const WorkerStats& s);
+
+// One line per interval, like dperf/wrk.
+class StatusReporter {
+ public:
+  explicit StatusReporter(Role role) : role_(role) {}
+  // Called once per interval with the cumulative totals; returns the status line and records
+  // the interval for the report's series.
+  std::string line(const WorkerStats& now, double elapsed_s);
+  const nlohmann::json& series() const { return series_; }
+
+ private:
+  Role role_;
+  WorkerStats prev_{};
+  double prev_t_ = 0;
+  nlohmann::json series_ = nlohmann::json::array();
+};
+
+// The final report: configuration, totals, rates, latency percentiles, series, counters.
+nlohmann::json make_report(const Config& config, const WorkerStats& total, double elapsed_s,
+                           const nlohmann::json& series);
+// A short human summary of the same.
+std::string summary_text(const Config& config, const WorkerStats& total, double elapsed_s);
+
+}  // namespace linetcp::control

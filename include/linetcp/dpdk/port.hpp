@@ -1,0 +1,53 @@
+// EAL start-up and one DPDK port: found by name (a vdev or a PCI address), one RX/TX queue pair
+// per worker, a mempool per NUMA socket, checksum offloads when the port has them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "linetcp/control/config.hpp"
+#include "linetcp/wire/ethernet.hpp"
+
+struct rte_mempool;
+
+namespace linetcp::dpdk {
+
+// Initialises the EAL with `args` (argv[0] is added). Throws std::runtime_error on failure.
+void eal_init(const std::vector<std::string>& args);
+void eal_cleanup();
+
+struct PortCaps {
+  bool rx_checksum = false;  // the port verifies IPv4/TCP checksums and says so per packet
+  bool tx_checksum = false;  // the port computes IPv4 and TCP checksums
+  bool rss = false;
+};
+
+class Port {
+ public:
+  Port(const control::PortConfig& port, const control::DpdkConfig& dpdk, uint16_t queues);
+  ~Port();
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+
+  uint16_t id() const { return port_id_; }
+  const wire::MacAddr& mac() const { return mac_; }
+  const PortCaps& caps() const { return caps_; }
+  rte_mempool* pool() const { return pool_; }
+  uint16_t queues() const { return queues_; }
+  const std::string& name() const { return name_; }
+  // Logs link state (the link may come up after start; TAP and memif report it late).
+  void log_link() const;
+  void stop();
+
+ private:
+  std::string name_;
+  uint16_t port_id_ = 0;
+  uint16_t queues_ = 1;
+  wire::MacAddr mac_;
+  PortCaps caps_;
+  rte_mempool* pool_ = nullptr;
+  bool started_ = false;
+};
+
+}  // namespace linetcp::dpdk

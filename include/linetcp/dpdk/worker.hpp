@@ -1,0 +1,71 @@
+// One worker: an lcore that owns one RX/TX queue pair, an Endpoint and a Workload, and runs the
+// run-to-completion loop of DESIGN.md. It shares nothing with other workers; it publishes its
+// counters to the main lcore through a seqlock.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "linetcp/app/workload.hpp"
+#include "linetcp/base/seqlock.hpp"
+#include "linetcp/control/stats.hpp"
+#include "linetcp/dpdk/port.hpp"
+#include "linetcp/engine/endpoint.hpp"
+
+struct rte_mbuf;
+
+namespace linetcp::dpdk {
+
+// The FrameSink of the TX path: mbufs taken from the pool in bulk, frames sent in bursts; what
+// tx_burst refuses is retried, then dropped and counted.
+class TxBatch final : public engine::FrameSink {
+ public:
+  TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burst, control::PortCounters& counters);
+  ~TxBatch();
+  std::span<uint8_t> alloc_frame() override;
+  void commit_frame(std::size_t len, const engine::TxMeta& meta) override;
+  void flush();
+
+ private:
+  static constexpr uint16_t kMax = 512;
+  uint16_t port_, queue_;
+  rte_mempool* pool_;
+  uint16_t burst_;
+  control::PortCounters& counters_;
+  rte_mbuf* pending_[kMax];
+  uint16_t pending_count_ = 0;
+  rte_mbuf* spare_[64];
+  uint16_t spare_count_ = 0;
+  rte_mbuf* current_ = nullptr;
+};
+
+class Worker {
+ public:
+  Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
+         std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk);
+
+  // The loop. `stop` ends the workload (the client closes its connections); the loop returns
+  // once the workload is finished or `grace` has passed. `hook`, when set, runs about every
+  // millisecond (the main lcore's control work when it also runs this worker) and may return
+  // false to request the stop itself.
+  void run(const std::atomic<bool>& stop, base::Duration grace, const std::function<bool()>& hook = {});
+
+  bool snapshot(control::WorkerStats& out) const { return published_.read(out); }
+  uint32_t index() const { return index_; }
+  const engine::Endpoint& endpoint() const { return *endpoint_; }
+
+ private:
+  void publish();
+
+  uint32_t index_;
+  Port& port_;
+  uint16_t queue_;
+  control::DpdkConfig dpdk_;
+  std::unique_ptr<engine::Endpoint> endpoint_;
+  std::unique_ptr<app::Workload> workload_;
+  control::WorkerStats stats_{};  // the worker's own copy, published now and then
+  base::SeqLock<control::WorkerStats> published_;
+};
+
+}  // namespace linetcp::dpdk

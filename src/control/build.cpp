@@ -1,0 +1,105 @@
+// Configuration -> TCP parameters, endpoint settings and workloads.
+#include "linetcp/control/build.hpp"
+
+#include <random>
+
+namespace linetcp::control {
+
+using base::Duration;
+
+tcp::TcpParams tcp_params(const Config& c) {
+  const TcpConfig& t = c.tcp;
+  tcp::TcpParams p;
+  p.mss = static_cast<uint16_t>(t.mss);
+  p.rto_initial = Duration::millis(t.rto_initial_ms);
+  p.rto_min = Duration::millis(t.rto_min_ms);
+  p.rto_max = Duration::millis(t.rto_max_ms);
+  p.r1_retries = static_cast<uint8_t>(std::min<uint32_t>(t.r1_retries, 255));
+  p.r2 = Duration::seconds(t.r2_s);
+  p.r2_syn = Duration::seconds(t.r2_syn_s);
+  p.delayed_ack = Duration::millis(t.delayed_ack_ms);
+  p.nagle = t.nagle;
+  p.keepalive = t.keepalive;
+  p.keepalive_idle = Duration::seconds(t.keepalive_idle_s);
+  p.keepalive_interval = Duration::seconds(t.keepalive_interval_s);
+  p.keepalive_probes = static_cast<uint8_t>(std::min<uint32_t>(t.keepalive_probes, 255));
+  p.congestion = t.congestion == CongestionControl::kCubic ? tcp::CongestionAlgorithm::kCubic
+                                                           : tcp::CongestionAlgorithm::kNewReno;
+  p.initial_window_segments = static_cast<uint8_t>(t.initial_window_segments);
+  p.window_scale = static_cast<uint8_t>(t.window_scale);
+  p.timestamps = t.timestamps;
+  p.sack = t.sack;
+  p.rcv_buffer = t.rcv_buffer;
+  p.time_wait = Duration::nanos(static_cast<int64_t>(2 * t.msl_s * 1e9));
+  return p;
+}
+
+engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac, bool tx_offload,
+                                       uint32_t worker, uint32_t workers) {
+  engine::EndpointConfig e;
+  e.mac = mac;
+  e.address = wire::Ipv4Addr{c.network.address_ip};
+  e.prefix_length = c.network.prefix_len;
+  if (c.network.gateway_ip) e.gateway = wire::Ipv4Addr{*c.network.gateway_ip};
+  e.mtu = static_cast<uint16_t>(c.port.mtu);
+  e.max_connections = c.tcp.max_connections;
+  e.syn_backlog = c.tcp.syn_backlog;
+  e.syn_cookies = c.tcp.syn_cookies;
+  e.time_wait_capacity = c.tcp.time_wait_capacity;
+  e.time_wait = Duration::nanos(static_cast<int64_t>(2 * c.tcp.msl_s * 1e9));
+  e.arp_timeout = Duration::seconds(c.network.arp_timeout_s);
+  e.tx_checksum_offload = tx_offload;
+  e.tcp = tcp_params(c);
+  if (c.client) {
+    // Each worker takes an equal share of the source ports.
+    const uint32_t first = c.client->source_port_first, last = c.client->source_port_last;
+    const uint32_t share = (last - first + 1) / workers;
+    e.ephemeral_first = static_cast<uint16_t>(first + share * worker);
+    e.ephemeral_last = static_cast<uint16_t>(worker + 1 == workers ? last : first + share * (worker + 1) - 1);
+  }
+  std::random_device rd;
+  e.secret = {(uint64_t{rd()} << 32) | rd(), (uint64_t{rd()} << 32) | rd()};  // MUST-9
+  return e;
+}
+
+std::unique_ptr<app::Workload> make_workload(const Config& c, const tcp::TcpParams& params, uint32_t worker,
+                                             uint32_t workers) {
+  if (c.server) {
+    app::ServerWorkloadOptions o;
+    if (c.server->http) {
+      const HttpServerConfig& h = *c.server->http;
+      o.http_port = h.port;
+      o.http.status = static_cast<uint16_t>(h.status);
+      o.http.content_type = h.content_type;
+      o.http.body = h.body;
+      o.http.body_size = h.body_size;
+      o.http.keepalive = h.keepalive;
+      o.http.close_first = c.server->close_first;
+    }
+    if (c.server->echo) o.echo_port = c.server->echo->port;
+    if (c.server->discard) o.discard_port = c.server->discard->port;
+    return std::make_unique<app::ServerWorkload>(o, c.tcp.max_connections, params);
+  }
+  const ClientConfig& k = *c.client;
+  app::LoadClientOptions o;
+  o.protocol = k.protocol == ClientProtocol::kEcho      ? app::Protocol::kEcho
+               : k.protocol == ClientProtocol::kDiscard ? app::Protocol::kDiscard
+                                                        : app::Protocol::kHttp;
+  o.target = wire::Ipv4Addr{k.target_ip};
+  o.target_port = k.target_port;
+  const double share = 1.0 / workers;
+  o.connections_per_second = static_cast<double>(k.connections_per_second) * share;
+  o.ramp_up = Duration::nanos(static_cast<int64_t>(k.ramp_up_s * 1e9));
+  o.concurrency = std::max<uint32_t>(1, (k.concurrency + workers - 1 - worker) / workers);
+  o.requests_per_connection = k.requests_per_connection;
+  o.request_rate = static_cast<double>(k.request_rate) * share;
+  o.request_size = k.request_size;
+  o.http_path = k.http_path;
+  o.http_host = k.http_host;
+  o.think_time = Duration::millis(k.think_time_ms);
+  o.close_with_rst = k.close == CloseMode::kRst;
+  o.params = &params;
+  return std::make_unique<app::ClientWorkload>(o, c.tcp.max_connections);
+}
+
+}  // namespace linetcp::control

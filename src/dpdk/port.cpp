@@ -1,0 +1,135 @@
+// EAL initialisation and port bring-up (configure, queues, mempool, offloads, start, stop).
+#include "linetcp/dpdk/port.hpp"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace linetcp::dpdk {
+
+void eal_init(const std::vector<std::string>& args) {
+  std::vector<std::string> owned;
+  owned.reserve(args.size() + 1);
+  owned.push_back("linetcp");
+  owned.insert(owned.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : owned) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(owned.size()), argv.data()) < 0)
+    throw std::runtime_error(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno) +
+                             " (EAL arguments come from [dpdk] eal and after --)");
+}
+
+void eal_cleanup() { rte_eal_cleanup(); }
+
+namespace {
+uint16_t find_port(const std::string& name) {
+  uint16_t id = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0) return id;
+  std::string known;
+  uint16_t p = 0;
+  RTE_ETH_FOREACH_DEV(p) {
+    char n[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(p, n) == 0) known += (known.empty() ? "" : ", ") + std::string(n);
+  }
+  throw std::runtime_error("port.device: no DPDK port named '" + name + "' (ports: " +
+                           (known.empty() ? "none; is the vdev or PCI device in [dpdk] eal?" : known) + ")");
+}
+}  // namespace
+
+Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_t queues)
+    : name_(pc.device), queues_(queues) {
+  port_id_ = find_port(pc.device);
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port_id_, &info) != 0) throw std::runtime_error("port " + name_ + ": no device info");
+  if (queues > info.max_rx_queues || queues > info.max_tx_queues)
+    throw std::runtime_error("dpdk.workers: port " + name_ + " has at most " +
+                             std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) +
+                             " queue pairs, " + std::to_string(queues) + " workers asked for");
+
+  const int socket = rte_eth_dev_socket_id(port_id_) < 0 ? static_cast<int>(rte_socket_id())
+                                                          : rte_eth_dev_socket_id(port_id_);
+  const std::string pool_name = "linetcp_p" + std::to_string(port_id_) + "_s" + std::to_string(socket);
+  pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), dc.mbufs, dc.mbuf_cache, 0,
+                                  static_cast<uint16_t>(dc.mbuf_data_room + RTE_PKTMBUF_HEADROOM), socket);
+  if (!pool_)
+    throw std::runtime_error("dpdk.mbufs: cannot create a pool of " + std::to_string(dc.mbufs) + " mbufs: " +
+                             rte_strerror(rte_errno) + " (too little hugepage memory? try fewer mbufs)");
+
+  rte_eth_conf conf{};
+  conf.rxmode.mtu = pc.mtu;
+  if (pc.checksum_offload) {
+    const uint64_t rx_ck = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+    const uint64_t tx_ck = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    caps_.rx_checksum = (info.rx_offload_capa & rx_ck) == rx_ck;
+    caps_.tx_checksum = (info.tx_offload_capa & tx_ck) == tx_ck;
+    if (caps_.rx_checksum) conf.rxmode.offloads |= rx_ck;
+    if (caps_.tx_checksum) conf.txmode.offloads |= tx_ck;
+  }
+  if (queues > 1 && info.flow_type_rss_offloads != 0) {
+    caps_.rss = true;
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+  }
+  int rc = rte_eth_dev_configure(port_id_, queues, queues, &conf);
+  if (rc != 0) throw std::runtime_error("port " + name_ + ": configure failed: " + rte_strerror(-rc));
+  uint16_t rxd = static_cast<uint16_t>(pc.rx_descriptors), txd = static_cast<uint16_t>(pc.tx_descriptors);
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &rxd, &txd);
+  for (uint16_t q = 0; q < queues; ++q) {
+    rte_eth_rxconf rxc = info.default_rxconf;
+    rxc.offloads = conf.rxmode.offloads;
+    rc = rte_eth_rx_queue_setup(port_id_, q, rxd, static_cast<unsigned>(socket), &rxc, pool_);
+    if (rc != 0) throw std::runtime_error("port " + name_ + ": RX queue setup failed: " + rte_strerror(-rc));
+    rte_eth_txconf txc = info.default_txconf;
+    txc.offloads = conf.txmode.offloads;
+    rc = rte_eth_tx_queue_setup(port_id_, q, txd, static_cast<unsigned>(socket), &txc);
+    if (rc != 0) throw std::runtime_error("port " + name_ + ": TX queue setup failed: " + rte_strerror(-rc));
+  }
+  rc = rte_eth_dev_start(port_id_);
+  if (rc != 0) throw std::runtime_error("port " + name_ + ": start failed: " + rte_strerror(-rc));
+  started_ = true;
+  if (pc.promiscuous) rte_eth_promiscuous_enable(port_id_);
+  if (pc.mac_addr) {
+    rte_ether_addr a;
+    std::copy(pc.mac_addr->begin(), pc.mac_addr->end(), a.addr_bytes);
+    if (rte_eth_dev_default_mac_addr_set(port_id_, &a) != 0)
+      spdlog::warn("port {}: cannot set MAC {}; using the port's own", name_, pc.mac);
+  }
+  rte_ether_addr a;
+  rte_eth_macaddr_get(port_id_, &a);
+  mac_ = wire::MacAddr::from_bytes(a.addr_bytes);
+  spdlog::info("port {} (id {}, driver {}): MAC {}, {} queue pair(s), {} RX / {} TX descriptors, MTU {}",
+               name_, port_id_, info.driver_name ? info.driver_name : "?", mac_.to_string(), queues, rxd, txd,
+               pc.mtu);
+  spdlog::info("port {}: offloads RX checksum {}, TX checksum {}, RSS {}; pool {} mbufs of {} bytes", name_,
+               caps_.rx_checksum ? "on" : "off", caps_.tx_checksum ? "on" : "off", caps_.rss ? "on" : "off",
+               dc.mbufs, dc.mbuf_data_room);
+}
+
+void Port::log_link() const {
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(port_id_, &link) != 0) return;
+  spdlog::info("port {}: link {}, {} Mb/s, {} duplex", name_, link.link_status ? "up" : "down", link.link_speed,
+               link.link_duplex ? "full" : "half");
+}
+
+void Port::stop() {
+  if (!started_) return;
+  started_ = false;
+  rte_eth_dev_stop(port_id_);
+  rte_eth_dev_close(port_id_);
+}
+
+Port::~Port() {
+  stop();
+  if (pool_) rte_mempool_free(pool_);
+}
+
+}  // namespace linetcp::dpdk

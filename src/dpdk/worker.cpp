@@ -1,0 +1,177 @@
+// The worker loop: RX burst -> Endpoint input -> timers -> workload -> output -> TX burst.
+#include "linetcp/dpdk/worker.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+
+#include <spdlog/spdlog.h>
+
+#include "linetcp/dpdk/clock.hpp"
+
+namespace linetcp::dpdk {
+
+using base::Duration;
+using base::Instant;
+
+TxBatch::TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burst, control::PortCounters& counters)
+    : port_(port), queue_(queue), pool_(pool), burst_(std::min<uint16_t>(burst, kMax)), counters_(counters) {}
+
+TxBatch::~TxBatch() {
+  flush();
+  if (pending_count_) rte_pktmbuf_free_bulk(pending_, pending_count_);
+  if (spare_count_) rte_pktmbuf_free_bulk(spare_, spare_count_);
+}
+
+std::span<uint8_t> TxBatch::alloc_frame() {
+  if (spare_count_ == 0) {
+    if (rte_pktmbuf_alloc_bulk(pool_, spare_, 32) != 0) {
+      // The pool may still hold fewer than 32: take one.
+      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+      if (!m) {
+        ++counters_.mbuf_exhausted;
+        return {};
+      }
+      spare_[spare_count_++] = m;
+    } else {
+      spare_count_ = 32;
+    }
+  }
+  current_ = spare_[--spare_count_];
+  return {rte_pktmbuf_mtod(current_, uint8_t*), rte_pktmbuf_tailroom(current_)};
+}
+
+void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
+  if (len == 0) {  // unused: keep it for the next frame
+    spare_[spare_count_++] = current_;
+    current_ = nullptr;
+    return;
+  }
+  rte_mbuf* m = current_;
+  current_ = nullptr;
+  m->data_len = static_cast<uint16_t>(len);
+  m->pkt_len = static_cast<uint32_t>(len);
+  if (meta.checksum_offload) {
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+    m->l2_len = meta.l2_len;
+    m->l3_len = meta.l3_len;
+  }
+  counters_.tx_bytes += len;
+  pending_[pending_count_++] = m;
+  if (pending_count_ >= burst_) flush();
+}
+
+void TxBatch::flush() {
+  uint16_t done = 0;
+  // A full TX ring drains within microseconds; a few tries avoid dropping on a momentary stall.
+  for (int tries = 0; tries < 4 && done < pending_count_; ++tries)
+    done += rte_eth_tx_burst(port_, queue_, pending_ + done, static_cast<uint16_t>(pending_count_ - done));
+  counters_.tx_packets += done;
+  if (done < pending_count_) {
+    const uint16_t lost = static_cast<uint16_t>(pending_count_ - done);
+    for (uint16_t i = done; i < pending_count_; ++i) counters_.tx_bytes -= pending_[i]->pkt_len;
+    rte_pktmbuf_free_bulk(pending_ + done, lost);
+    counters_.tx_queue_full += lost;
+  }
+  pending_count_ = 0;
+}
+
+Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
+               std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk)
+    : index_(index),
+      port_(port),
+      queue_(queue),
+      dpdk_(dpdk),
+      endpoint_(std::make_unique<engine::Endpoint>(endpoint)),
+      workload_(std::move(workload)) {}
+
+void Worker::publish() {
+  const engine::Endpoint& ep = *endpoint_;
+  stats_.active_connections = ep.active_connections();
+  stats_.time_wait = ep.time_wait_count();
+  stats_.ports_available = ep.ports_available();
+  stats_.endpoint = ep.counters();
+  stats_.tcp = ep.tcp_counters();
+  if (const auto* h = workload_->http()) stats_.http = *h;
+  if (const auto* e = workload_->echo()) stats_.echo = *e;
+  if (const auto* d = workload_->discard()) stats_.discard = *d;
+  if (const app::LoadClient* c = workload_->client()) {
+    stats_.client = c->counters();
+    stats_.client_active = c->active();
+    stats_.connect = c->connect_latency();
+    stats_.first_byte = c->first_byte_latency();
+    stats_.request = c->request_latency();
+  }
+  published_.write(stats_);
+}
+
+void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::function<bool()>& hook) {
+  // The endpoint's clock starts when the worker does, so its timer wheel starts at zero too.
+  const TscClock clock;
+  engine::Endpoint& ep = *endpoint_;
+  app::Workload& work = *workload_;
+  TxBatch tx(port_.id(), queue_, port_.pool(), static_cast<uint16_t>(dpdk_.tx_burst), stats_.port);
+  const uint16_t rx_burst = static_cast<uint16_t>(std::min<uint32_t>(dpdk_.rx_burst, 512));
+  rte_mbuf* rx[512];
+
+  Instant now = clock.now();
+  work.start(ep, now);
+  Instant next_publish = now;
+  Instant next_hook = now;
+  Instant stop_deadline = Instant::never();
+  bool stopping = false;
+
+  for (;;) {
+    now = clock.now();
+    ++stats_.loops;
+    work.set_time(now);
+
+    const uint16_t n = rte_eth_rx_burst(port_.id(), queue_, rx, rx_burst);
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
+      rte_mbuf* m = rx[i];
+      stats_.port.rx_bytes += m->pkt_len;
+      if (m->nb_segs != 1) {
+        ++stats_.port.rx_oversized;  // larger than one mbuf: we run without scatter
+        continue;
+      }
+      ep.input({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now);
+    }
+    stats_.port.rx_packets += n;
+    if (n) rte_pktmbuf_free_bulk(rx, n);
+
+    if (ep.next_deadline() <= now) ep.advance(now);
+    if (work.next_deadline() <= now) work.poll(ep, now);
+    while (ep.has_output()) {
+      if (ep.poll_output(tx, now, 512) == 0) break;
+    }
+    tx.flush();
+
+    if (now >= next_publish) {
+      publish();
+      next_publish = now + Duration::millis(50);
+    }
+    if (hook && now >= next_hook) {
+      next_hook = now + Duration::millis(1);
+      if (!hook() && !stopping) {
+        stopping = true;
+        work.stop(ep, now);
+        stop_deadline = now + grace;
+      }
+    }
+    if (!stopping && stop.load(std::memory_order_relaxed)) {
+      stopping = true;
+      work.stop(ep, now);
+      stop_deadline = now + grace;
+    }
+    if (stopping && ((work.finished() && !ep.has_output()) || now >= stop_deadline)) break;
+    if (n == 0) rte_pause();
+  }
+  if (!work.finished())
+    spdlog::warn("worker {}: {} connection(s) still open after the {:.1f} s grace period", index_,
+                 work.client() ? work.client()->active() : 0u, grace.seconds_f());
+  publish();
+}
+
+}  // namespace linetcp::dpdk
