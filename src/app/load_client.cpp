@@ -76,7 +76,9 @@ void LoadClient::poll(engine::Endpoint& ep, Instant now) {
   }
   compact(thinking_, thinking_head_);
   last_poll_ = now;
-  next_poll_ = now + kIdlePoll;
+  // Free connection slots are refilled at once (every loop iteration); otherwise poll again
+  // when the next think time or schedule tick could be due.
+  next_poll_ = !stopping_ && active_ < options_.concurrency ? now : now + kIdlePoll;
 }
 
 void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {

@@ -18,7 +18,7 @@ namespace linetcp::control {
   X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(conn_table_full) X(syn_backlog_full)          \
   X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected) X(time_wait_full)          \
   X(time_wait_hits) X(time_wait_reused) X(time_wait_rst_ignored) X(ports_exhausted)              \
-  X(control_queue_full) X(tx_no_buffer) X(arp_wait) X(connections_opened)                        \
+  X(control_queue_full) X(tx_deferred) X(arp_wait) X(connections_opened)                        \
   X(connections_accepted) X(connections_established) X(connections_closed) X(connections_failed) \
   X(connections_reset) X(connections_timed_out)
 #define LINETCP_TCP_FIELDS(X)                                                                     \
@@ -100,10 +100,10 @@ Totals totals_of(Role role, const WorkerStats& s) {
 }
 uint64_t drops_of(const WorkerStats& s) {
   const auto& e = s.endpoint;
-  return s.port.tx_queue_full + s.port.mbuf_exhausted + s.port.rx_oversized + e.eth_too_short +
+  return s.port.mbuf_exhausted + s.port.rx_oversized + e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
-         e.tx_no_buffer + s.tcp.ooo_no_buffer;
+         s.tcp.ooo_no_buffer;
 }
 std::string human(double v) {
   char buf[32];

@@ -121,15 +121,18 @@ void Port::log_link() const {
 }
 
 void Port::stop() {
-  if (!started_) return;
-  started_ = false;
-  rte_eth_dev_stop(port_id_);
-  rte_eth_dev_close(port_id_);
+  if (started_) {
+    started_ = false;
+    rte_eth_dev_stop(port_id_);
+    rte_eth_dev_close(port_id_);
+  }
+  // The pool goes with the port, and before rte_eal_cleanup() (which unmaps its memory).
+  if (pool_) {
+    rte_mempool_free(pool_);
+    pool_ = nullptr;
+  }
 }
 
-Port::~Port() {
-  stop();
-  if (pool_) rte_mempool_free(pool_);
-}
+Port::~Port() { stop(); }
 
 }  // namespace linetcp::dpdk

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "linetcp/dpdk/clock.hpp"
 
 namespace linetcp::dpdk {
@@ -19,12 +21,14 @@ TxBatch::TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burs
     : port_(port), queue_(queue), pool_(pool), burst_(std::min<uint16_t>(burst, kMax)), counters_(counters) {}
 
 TxBatch::~TxBatch() {
-  flush();
+  for (int tries = 0; tries < 1000 && pending_count_ > 0; ++tries) flush();
   if (pending_count_) rte_pktmbuf_free_bulk(pending_, pending_count_);
   if (spare_count_) rte_pktmbuf_free_bulk(spare_, spare_count_);
 }
 
 std::span<uint8_t> TxBatch::alloc_frame() {
+  // Back-pressure: while the TX ring refuses frames, the endpoint keeps its segments queued.
+  if (pending_count_ == kMax) return {};
   if (spare_count_ == 0) {
     if (rte_pktmbuf_alloc_bulk(pool_, spare_, 32) != 0) {
       // The pool may still hold fewer than 32: take one.
@@ -63,18 +67,16 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
 }
 
 void TxBatch::flush() {
-  uint16_t done = 0;
-  // A full TX ring drains within microseconds; a few tries avoid dropping on a momentary stall.
-  for (int tries = 0; tries < 4 && done < pending_count_; ++tries)
-    done += rte_eth_tx_burst(port_, queue_, pending_ + done, static_cast<uint16_t>(pending_count_ - done));
+  if (pending_count_ == 0) return;
+  const uint16_t done = rte_eth_tx_burst(port_, queue_, pending_, pending_count_);
   counters_.tx_packets += done;
   if (done < pending_count_) {
-    const uint16_t lost = static_cast<uint16_t>(pending_count_ - done);
-    for (uint16_t i = done; i < pending_count_; ++i) counters_.tx_bytes -= pending_[i]->pkt_len;
-    rte_pktmbuf_free_bulk(pending_ + done, lost);
-    counters_.tx_queue_full += lost;
+    // The ring is full: keep the rest for the next flush (nothing is dropped; the endpoint stops
+    // producing while pending_ is full) and count the event.
+    ++counters_.tx_queue_full;
+    std::memmove(pending_, pending_ + done, sizeof(rte_mbuf*) * (pending_count_ - done));
   }
-  pending_count_ = 0;
+  pending_count_ = static_cast<uint16_t>(pending_count_ - done);
 }
 
 Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,

@@ -708,7 +708,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
   while (control_count_ > 0 && sent < max_frames) {
     const std::span<uint8_t> buf = sink.alloc_frame();
     if (buf.empty()) {
-      ++counters_.tx_no_buffer;
+      ++counters_.tx_deferred;
       return sent;
     }
     const uint16_t len = control_len_[control_head_];
@@ -736,7 +736,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
     for (; burst < kBurstPerConnection && sent < max_frames; ++burst) {
       const std::span<uint8_t> buf = sink.alloc_frame();
       if (buf.empty()) {
-        ++counters_.tx_no_buffer;
+        ++counters_.tx_deferred;
         ready_.push_front(*c);  // try again at the next poll; nothing was taken from it
         return sent;
       }

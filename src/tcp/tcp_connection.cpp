@@ -86,6 +86,8 @@ void TcpConnection::open_passive(const TcpParams& params, const SegmentIn& syn, 
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = syn.seq;
   snd_wl2_ = iss;
+  // The SYN-ACK offers an unscaled window (RFC 7323 §2.2); segments are checked against it.
+  rcv_adv_ = rcv_nxt_ + std::min<uint32_t>(params.rcv_buffer, 65535u);
   syn_pending_ = true;
 }
 
@@ -195,11 +197,18 @@ void TcpConnection::abort(TcpContext& ctx, ConnSink& sink) {
 }
 
 void TcpConnection::release(uint32_t bytes) {
-  const uint32_t before = rcv_wnd();
   rcv_held_ -= std::min(bytes, rcv_held_);
-  // A window that was (nearly) closed and can now open by an MSS deserves an update of its own,
-  // or the peer waits for its persist timer.
-  if (before < params_->mss && synchronized(state_)) window_update_pending_ = true;
+  if (!synchronized(state_)) return;
+  // A window that was (nearly) closed and can now open by enough to pass receiver SWS avoidance
+  // (MUST-39) deserves an update of its own, or the peer waits for its persist timer.
+  const TcpParams& p = *params_;
+  const uint32_t threshold = std::min<uint32_t>(p.rcv_buffer / 2, p.mss);
+  const SeqNum wanted = rcv_nxt_ + (p.rcv_buffer > rcv_held_ ? p.rcv_buffer - rcv_held_ : 0);
+  // Likewise when the window would at least double (as Linux does), so a peer held to a small
+  // window learns of the space soon.
+  if (wanted > rcv_adv_ && static_cast<uint32_t>(wanted - rcv_adv_) >= threshold &&
+      (rcv_wnd() < threshold || static_cast<uint32_t>(wanted - rcv_nxt_) >= 2 * rcv_wnd()))
+    window_update_pending_ = true;
 }
 
 void TcpConnection::set_keepalive(bool on, Instant now) {
@@ -213,6 +222,9 @@ void TcpConnection::set_keepalive(bool on, Instant now) {
 
 void TcpConnection::on_segment(const SegmentIn& seg, Instant now, TcpContext& ctx, ConnSink& sink) {
   ++ctx.counters.segments_in;
+  // MUST-7: an illegal option length stopped the wire parser; what it parsed before is used
+  // and the rest is ignored (the segment itself is still good).
+  if (seg.options_malformed) ++ctx.counters.options_malformed;
   switch (state_) {
     case State::kClosed:
     case State::kListen:
@@ -227,6 +239,22 @@ void TcpConnection::on_segment(const SegmentIn& seg, Instant now, TcpContext& ct
   // A retransmitted SYN in SYN-RECEIVED: answer it with our SYN-ACK again.
   if (state_ == State::kSynReceived && seg.has(kTcpSyn) && !seg.has(kTcpAck) && seg.seq == irs_) {
     syn_pending_ = true;
+    return;
+  }
+  // Simultaneous open (RFC 9293 §3.5 figure 7, line 6): the peer's SYN-ACK repeats its SYN and
+  // acknowledges ours. Its SYN is old news; its ACK completes the handshake (MUST-10).
+  if (state_ == State::kSynReceived && !passive_ && seg.has(kTcpSyn) && seg.has(kTcpAck) &&
+      seg.seq == irs_ && seg.ack == snd_max_) {
+    SegmentIn rest = seg;
+    rest.flags = static_cast<uint8_t>(rest.flags & ~kTcpSyn);
+    rest.seq = irs_ + 1;
+    rest.window = 0;
+    on_segment(rest, now, ctx, sink);
+    --ctx.counters.segments_in;
+    if (state_ != State::kClosed && snd_wl2_ == seg.ack) {
+      snd_wnd_ = seg.window;  // a SYN's window is never scaled
+      max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    }
     return;
   }
 
@@ -330,8 +358,6 @@ void TcpConnection::on_segment(const SegmentIn& seg, Instant now, TcpContext& ct
   if (seg.has(kTcpUrg)) process_urgent(seg, ctx, sink);
 
   // Seventh: segment text.
-  const bool fin_in_order = seg.has(kTcpFin) &&
-                            seg.seq + static_cast<uint32_t>(seg.payload.size()) == rcv_nxt_ + 0u;
   if (!seg.payload.empty()) {
     if (state_ == State::kEstablished || state_ == State::kFinWait1 || state_ == State::kFinWait2) {
       process_text(seg, now, ctx, sink);
@@ -341,14 +367,21 @@ void TcpConnection::on_segment(const SegmentIn& seg, Instant now, TcpContext& ct
     }
   }
 
-  // Eighth: the FIN bit, processed only when it is the next thing in sequence.
-  if (seg.has(kTcpFin)) {
+  // Eighth: the FIN bit, processed only when it is the next thing in sequence. A FIN that came
+  // ahead of a hole is remembered and takes effect once the hole is filled.
+  if (seg.has(kTcpFin) && !fin_received_) {
     const SeqNum fin_seq = seg.seq + static_cast<uint32_t>(seg.payload.size());
-    if (fin_seq == rcv_nxt_ && !fin_received_) {
-      process_fin(now, sink);
-    } else if (!fin_in_order) {
-      ack_now_ = true;  // out of order: the peer will send it again
+    if (fin_seq > rcv_nxt_ && fin_seq <= rcv_adv_) {
+      fin_ooo_ = true;
+      fin_ooo_seq_ = fin_seq;
     }
+    ack_now_ = true;
+  }
+  if (!fin_received_ && fin_ooo_ && fin_ooo_seq_ == rcv_nxt_) {
+    process_fin(now, sink);
+  } else if (seg.has(kTcpFin) && !fin_received_ &&
+             seg.seq + static_cast<uint32_t>(seg.payload.size()) == rcv_nxt_) {
+    process_fin(now, sink);
   }
 }
 
@@ -399,6 +432,18 @@ void TcpConnection::segment_in_syn_sent(const SegmentIn& seg, Instant now, TcpCo
     first_rtx_time_ = Instant::never();
     ack_now_ = true;
     enter_established(now, sink);
+    if (state_ == State::kClosed) return;
+    // RFC 9293 §3.10.7.3: "continue processing at the sixth step": text and FIN that came with
+    // the SYN-ACK.
+    if (!seg.payload.empty() || seg.has(kTcpFin)) {
+      SegmentIn rest = seg;
+      rest.flags = static_cast<uint8_t>(rest.flags & ~kTcpSyn);
+      rest.seq = seg.seq + 1;
+      if (!rest.payload.empty()) process_text(rest, now, ctx, sink);
+      if (state_ == State::kClosed) return;
+      if (rest.has(kTcpFin) && rest.seq + static_cast<uint32_t>(rest.payload.size()) == rcv_nxt_)
+        process_fin(now, sink);
+    }
   } else {
     // Simultaneous open (MUST-10): SYN-RECEIVED, answer with SYN-ACK on our own ISN.
     state_ = State::kSynReceived;
@@ -407,11 +452,6 @@ void TcpConnection::segment_in_syn_sent(const SegmentIn& seg, Instant now, TcpCo
 }
 
 bool TcpConnection::process_ack(const SegmentIn& seg, Instant now, TcpContext& ctx, ConnSink& sink) {
-  // A zero-window probe byte the peer accepted lies one past snd_max_.
-  if (probe_outstanding_ && seg.ack == snd_max_ + 1 && snd_nxt_ == snd_max_) {
-    snd_nxt_ = snd_max_ = snd_max_ + 1;
-  }
-  probe_outstanding_ = false;
   if (seg.ack > snd_max_) {  // acknowledges something not yet sent
     ++ctx.counters.ack_of_unsent;
     ack_now_ = true;
@@ -431,7 +471,7 @@ bool TcpConnection::process_ack(const SegmentIn& seg, Instant now, TcpContext& c
   if (seg.ack <= snd_una_) {
     // RFC 5681 duplicate ACK: nothing new, no data, same window, data outstanding.
     const bool dup = seg.ack == snd_una_ && seg.payload.empty() && !seg.has(kTcpFin) &&
-                     snd_wnd_ == old_wnd && snd_max_ > snd_una_;
+                     snd_wnd_ == old_wnd && snd_wnd_ != 0 && snd_max_ > snd_una_;
     if (dup) {
       ++ctx.counters.dup_acks;
       if (dupacks_ < 255) ++dupacks_;
@@ -480,7 +520,10 @@ bool TcpConnection::process_ack(const SegmentIn& seg, Instant now, TcpContext& c
       // Partial ACK (RFC 6582 §3.2 step 4): the next hole is lost too.
       if (rtx_next_ < snd_una_) rtx_next_ = snd_una_;
       rtx_limit_ = sack_ok_ ? seq_max(high_sacked_, snd_una_ + 1u) : snd_una_ + 1u;
-      if (!sack_ok_) rtx_next_ = snd_una_;  // NewReno: resend the first unacknowledged segment
+      if (!sack_ok_) {  // NewReno: resend the first unacknowledged segment now
+        rtx_next_ = snd_una_;
+        rtx_force_ = true;
+      }
     }
   } else {
     cc_.on_ack(acked, now, rtt_.srtt());
@@ -508,14 +551,18 @@ bool TcpConnection::process_ack(const SegmentIn& seg, Instant now, TcpContext& c
 void TcpConnection::update_window(const SegmentIn& seg) {
   // RFC 9293: update only from a newer segment (SND.WL1/WL2), so an old reordered segment
   // cannot shrink the window back.
+  if (seg.ack < snd_una_) return;
   if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack)) {
     snd_wnd_ = static_cast<uint32_t>(seg.window) << snd_wscale_;
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
-    if (snd_wnd_ > 0) {
+    if (snd_wnd_ > 0 && !persist_deadline_.is_never()) {
       persist_deadline_ = Instant::never();
       persist_backoff_ = 0;
+      // Leaving persist: a probe octet the peer may have dropped goes again with the next
+      // segment instead of waiting for a retransmission timeout.
+      if (rto_deadline_.is_never()) snd_nxt_ = snd_una_;
     }
   }
 }
@@ -603,6 +650,7 @@ void TcpConnection::enter_recovery(Instant now, TcpContext& ctx) {
   rtx_next_ = snd_una_;
   rtx_limit_ = sack_ok_ ? seq_max(high_sacked_, snd_una_ + 1u) : snd_una_ + 1u;
   rtt_timing_ = false;  // Karn: the timed segment may be among those resent
+  rtx_force_ = true;    // RFC 5681 §3.2 step 4 / RFC 6675 §5 (4.1): resend the first loss now
   ++ctx.counters.fast_retransmits;
 }
 
@@ -611,8 +659,10 @@ void TcpConnection::process_urgent(const SegmentIn& seg, TcpContext& ctx, ConnSi
     return;
   // MUST-62: the pointer names the first non-urgent octet.
   const SeqNum up = seg.seq + seg.urgent;
-  if (up <= rcv_up_ && rcv_up_ != rcv_nxt_) return;  // nothing new
-  if (up < rcv_nxt_) return;
+  // rcv_up_ trails rcv_nxt_ once the urgent data is read; keep it close so comparisons hold
+  // across the 2^31 horizon.
+  if (rcv_up_ < rcv_nxt_) rcv_up_ = rcv_nxt_;
+  if (up <= rcv_up_) return;  // nothing new (or no urgent octet left ahead of us)
   rcv_up_ = up;
   ++ctx.counters.urgent_in;
   sink.on_urgent(rcv_offset_ + static_cast<uint32_t>(rcv_up_ - rcv_nxt_));
@@ -676,15 +726,16 @@ void TcpConnection::process_fin(Instant now, ConnSink& sink) {
   rcv_nxt_ += 1;
   fin_received_ = true;
   ack_now_ = true;
-  sink.on_peer_fin();
-  if (state_ == State::kClosed) return;
+  // The state moves before the application hears of the FIN: a close() from its callback must
+  // find CLOSE-WAIT (-> LAST-ACK), not ESTABLISHED (-> FIN-WAIT-1 -> CLOSING).
   switch (state_) {
     case State::kSynReceived:
     case State::kEstablished: state_ = State::kCloseWait; break;
     case State::kFinWait1: state_ = State::kClosing; break;  // our FIN is not yet acknowledged
-    case State::kFinWait2: enter_time_wait(now, sink); break;
     default: break;
   }
+  sink.on_peer_fin();
+  if (state_ == State::kFinWait2) enter_time_wait(now, sink);  // after on_peer_fin: closed is last
 }
 
 void TcpConnection::challenge_ack(Instant now, TcpContext& ctx) {
@@ -761,6 +812,16 @@ void TcpConnection::on_rto(Instant now, TcpContext& ctx, ConnSink& sink) {
   const bool syn_state = state_ == State::kSynSent || state_ == State::kSynReceived;
   if (!syn_state && snd_max_ == snd_una_) return;
   ++ctx.counters.rto_expirations;
+  if (!syn_state && snd_wnd_ == 0) {
+    // The peer's window is closed: what is outstanding lies beyond it, which is no loss. The
+    // persist timer probes from here on, for as long as the window stays shut (MUST-35..37,
+    // SHLD-17: no timeout for data beyond the right edge).
+    snd_nxt_ = snd_una_;
+    rtt_timing_ = false;
+    first_rtx_time_ = Instant::never();
+    if (persist_deadline_.is_never()) persist_deadline_ = now + rtt_.rto();
+    return;
+  }
   if (first_rtx_time_.is_never()) first_rtx_time_ = now;
   if (now - first_rtx_time_ >= r2_limit()) {
     // MUST-20: give up and tell the application (MUST-12).
@@ -915,15 +976,27 @@ bool TcpConnection::poll_output(Instant now, SegmentOut& out, TcpContext& ctx) {
 
   if (probe_pending_) {
     probe_pending_ = false;
-    // MUST-36: one octet of new data beyond the closed window; if the peer takes it, its ACK
-    // covers it (see process_ack).
-    if (stream_end_seq() > snd_nxt_ && snd_nxt_ == snd_max_) {
-      emit(out, kTcpAck, snd_nxt_, segment_options(now, kTcpAck, ctx), ctx);
-      out.payload_offset = offset_of(snd_nxt_);
-      out.payload_len = 1;
-      probe_outstanding_ = true;
+    // MUST-36: a window probe carries one octet: the first unacknowledged one if any is out,
+    // else one octet of new data beyond the closed window. Its ACK shows the window again.
+    const SeqNum data_end = stream_end_seq();
+    if (snd_una_ < snd_max_) {
+      const bool fin = snd_una_ == data_end;  // only our FIN is outstanding
+      emit(out, kTcpAck | (fin ? kTcpFin : 0), snd_una_, segment_options(now, kTcpAck, ctx), ctx);
+      out.payload_offset = offset_of(snd_una_);
+      out.payload_len = fin ? 0 : 1;
+      last_send_time_ = now;
       return true;
     }
+    if (data_end > snd_max_) {
+      emit(out, kTcpAck, snd_max_, segment_options(now, kTcpAck, ctx), ctx);
+      out.payload_offset = offset_of(snd_max_);
+      out.payload_len = 1;
+      snd_nxt_ = snd_max_ = snd_max_ + 1;
+      last_send_time_ = now;
+      return true;
+    }
+    persist_deadline_ = Instant::never();  // nothing to probe with
+    persist_backoff_ = 0;
   }
   if (keepalive_pending_) {
     keepalive_pending_ = false;
@@ -951,7 +1024,7 @@ bool TcpConnection::next_data_segment(Instant now, SegmentOut& out, TcpContext& 
     SeqNum s = seq_max(rtx_next_, snd_una_);
     SeqNum end;
     while (s < rtx_limit_ && is_sacked(s, &end)) s = end;
-    if (s < rtx_limit_ && s < snd_max_ && pipe() < cc_.cwnd()) {
+    if (s < rtx_limit_ && s < snd_max_ && (rtx_force_ || pipe() < cc_.cwnd())) {
       const SeqNum limit = seq_min(next_sacked_left(s), data_end);
       const uint32_t len = s < limit ? std::min<uint32_t>(static_cast<uint32_t>(limit - s), mss) : 0;
       const bool fin = fin_sent_ && s + len == data_end;
@@ -960,6 +1033,7 @@ bool TcpConnection::next_data_segment(Instant now, SegmentOut& out, TcpContext& 
         out.payload_offset = offset_of(s);
         out.payload_len = len;
         rtx_next_ = s + len + (fin ? 1u : 0u);
+        rtx_force_ = false;
         if (!sack_ok_) rtx_next_ = rtx_limit_;  // NewReno: one segment per partial ACK
         ++ctx.counters.retransmits;
         if (rto_deadline_.is_never()) arm_rto(now);
@@ -992,13 +1066,16 @@ bool TcpConnection::next_data_segment(Instant now, SegmentOut& out, TcpContext& 
 
   if (avail > 0 && len == 0) {
     // Nothing fits. A closed peer window with nothing in flight needs the persist timer.
-    if (flow == 0 && snd_max_ == snd_una_ && persist_deadline_.is_never())
+    // (With data in flight the retransmission timer runs; on_rto hands over to persist.)
+    if (flow == 0 && rto_deadline_.is_never() && persist_deadline_.is_never())
       persist_deadline_ = now + rtt_.rto();
     return false;
   }
-  if (!resend && len < avail && len < mss && len < max_snd_wnd_ / 2) {
+  if (!resend && len < avail && len < mss && len < max_snd_wnd_ / 2 && !probe_pending_) {
     // Sender SWS avoidance (MUST-38, RFC 9293 §3.8.6.2.1): a partial segment that does not
-    // empty the queue goes out only if it is at least half the largest window offered.
+    // empty the queue goes out only if it is at least half the largest window offered, or when
+    // the override timeout (the persist timer, armed here if nothing else will wake us) fires.
+    if (rto_deadline_.is_never() && persist_deadline_.is_never()) persist_deadline_ = now + rtt_.rto();
     return false;
   }
   if (!resend && len > 0 && len < mss && len == avail && !nodelay_ && snd_max_ != snd_una_ &&
@@ -1032,6 +1109,8 @@ bool TcpConnection::next_data_segment(Instant now, SegmentOut& out, TcpContext& 
   if (next > snd_max_) snd_max_ = next;
   if (rto_deadline_.is_never()) arm_rto(now);
   persist_deadline_ = Instant::never();
+  persist_backoff_ = 0;
+  probe_pending_ = false;  // data went out: it is the probe
   last_send_time_ = now;
   return true;
 }

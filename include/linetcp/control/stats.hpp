@@ -22,7 +22,7 @@ struct PortCounters {
   uint64_t tx_packets = 0;
   uint64_t rx_bytes = 0;
   uint64_t tx_bytes = 0;
-  uint64_t tx_queue_full = 0;   // frames tx_burst refused after retries: dropped
+  uint64_t tx_queue_full = 0;   // times tx_burst left frames behind (kept and sent later)
   uint64_t mbuf_exhausted = 0;  // allocations that found the mempool empty
   uint64_t rx_oversized = 0;    // multi-segment frames (larger than one mbuf): dropped
 };

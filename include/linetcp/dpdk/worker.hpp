@@ -18,7 +18,7 @@ struct rte_mbuf;
 namespace linetcp::dpdk {
 
 // The FrameSink of the TX path: mbufs taken from the pool in bulk, frames sent in bursts; what
-// tx_burst refuses is retried, then dropped and counted.
+// tx_burst refuses waits for the next flush, and while too much waits the endpoint holds back.
 class TxBatch final : public engine::FrameSink {
  public:
   TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burst, control::PortCounters& counters);

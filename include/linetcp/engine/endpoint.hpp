@@ -106,7 +106,7 @@ struct EndpointCounters {
   uint64_t time_wait_rst_ignored = 0;  // RFC 1337
   uint64_t ports_exhausted = 0;
   uint64_t control_queue_full = 0;   // ARP/ICMP/RST answers dropped: too many at once
-  uint64_t tx_no_buffer = 0;         // the frame sink had no buffer: the segment is lost (TCP resends)
+  uint64_t tx_deferred = 0;          // the frame sink was full: output waits for the next poll (nothing lost)
   uint64_t arp_wait = 0;             // connections that waited for address resolution
   uint64_t connections_opened = 0;   // connect() calls that sent a SYN
   uint64_t connections_accepted = 0; // passive opens that reached ESTABLISHED

@@ -96,6 +96,7 @@ struct TcpCounters {
   uint64_t r2_timeouts = 0;
   uint64_t keepalive_timeouts = 0;
   uint64_t urgent_in = 0;
+  uint64_t options_malformed = 0;  // an illegal option length (MUST-7); the segment is still used
 };
 
 // What a connection tells its owner. The engine implements it and forwards to the application.
@@ -268,7 +269,6 @@ class TcpConnection {
   bool urgent_pending_ = false;
   bool window_update_pending_ = false;
   bool fin_sent_ = false;
-  bool probe_outstanding_ = false;  // a zero-window probe byte is out, one past snd_max_
   bool ws_ok_ = false;              // both sides sent the window-scale option
   uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
   uint8_t rcv_wscale_ = 0;  // applied to windows we send
@@ -316,6 +316,9 @@ class TcpConnection {
   base::Instant last_send_time_;
   base::Duration user_timeout_ = base::Duration::zero();  // zero: use params' R2
   uint8_t persist_backoff_ = 0;
+  bool rtx_force_ = false;     // the next recovery retransmission goes out whatever the pipe
+  bool fin_ooo_ = false;       // the peer's FIN arrived out of order, at fin_ooo_seq_
+  SeqNum fin_ooo_seq_;
 };
 
 }  // namespace linetcp::tcp
