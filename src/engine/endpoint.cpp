@@ -26,6 +26,8 @@ constexpr std::size_t kFrameHeaders = wire::kEthHeaderLen + wire::kIpv4MinHeader
 constexpr uint8_t kTwPortOwned = 1u << 7;
 // How long after sending a cookie we still check ACKs against cookies.
 constexpr Duration kCookieWindow = Duration::seconds(128);
+// How often connections waiting for address resolution try again.
+constexpr Duration kArpRetry = Duration::seconds(1);
 // Segments one connection may emit before the next ready connection gets its turn.
 constexpr int kBurstPerConnection = 16;
 
@@ -307,6 +309,16 @@ void Endpoint::fire_timer(ConnId id, Instant now) {
 
 void Endpoint::advance(Instant now) {
   wheel_.advance(now, [&](TimerNode& n) { fire_timer(n.owner, now); });
+  if (!arp_wait_.empty() && now >= arp_retry_at_) {
+    // Connections parked for address resolution try again: poll_output() looks the neighbour up
+    // and sends a (rate-limited) ARP request. Their own timers cannot do it: a SYN that never
+    // left has no retransmission timer yet.
+    while (Conn* c = arp_wait_.pop_front()) {
+      c->waiting_arp = false;
+      ready_.push_back(*c);
+    }
+    arp_retry_at_ = Instant::never();
+  }
   time_wait_.expire(now, [&](TimeWaitRecord& r) {
     index_.erase(r.tuple);
     if (r.flags & kTwPortOwned) ports_.release(r.tuple.local_port);
@@ -314,7 +326,8 @@ void Endpoint::advance(Instant now) {
 }
 
 Instant Endpoint::next_deadline() const {
-  return base::min(wheel_.next_expiry(), time_wait_.next_expiry());
+  const Instant arp = arp_wait_.empty() ? Instant::never() : arp_retry_at_;
+  return base::min(base::min(wheel_.next_expiry(), time_wait_.next_expiry()), arp);
 }
 
 std::array<uint32_t, 11> Endpoint::state_histogram() const {
@@ -728,6 +741,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
       ++counters_.arp_wait;
       c->waiting_arp = true;
       arp_wait_.push_back(*c);
+      if (arp_retry_at_.is_never()) arp_retry_at_ = now + kArpRetry;
       continue;
     }
     const wire::MacAddr mac = *hop.mac;

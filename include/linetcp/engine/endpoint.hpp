@@ -265,6 +265,7 @@ class Endpoint final : private tcp::ConnSink {
   tcp::SynCookies cookies_;
   ReadyList ready_;
   ReadyList arp_wait_;
+  base::Instant arp_retry_at_ = base::Instant::never();
   std::vector<AppSlot> apps_;
   std::unique_ptr<uint8_t[]> listeners_;  // port -> app slot + 1 (0: no listener)
   uint32_t syn_received_ = 0;
