@@ -17,6 +17,7 @@
 #include "linetcp/control/config.hpp"
 #include "linetcp/control/stats.hpp"
 #include "linetcp/dpdk/port.hpp"
+#include "linetcp/dpdk/steering.hpp"
 #include "linetcp/dpdk/worker.hpp"
 
 using namespace linetcp;
@@ -113,12 +114,27 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
 
   dpdk::Port port(config.port, config.dpdk, static_cast<uint16_t>(workers_wanted));
   const tcp::TcpParams params = control::tcp_params(config);
+  // Each worker's endpoint settings (a client's source-port share among them).
+  std::vector<engine::EndpointConfig> endpoints;
+  std::vector<uint16_t> port_starts;
+  for (uint32_t i = 0; i < workers_wanted; ++i) {
+    endpoints.push_back(control::endpoint_config(config, port.mac(), port.caps().tx_checksum, i, workers_wanted));
+    if (config.client) port_starts.push_back(endpoints.back().ephemeral_first);
+  }
+  // With several workers, frames that reach the wrong one are handed to their owner.
+  std::unique_ptr<dpdk::Steering> steering;
+  if (workers_wanted > 1) {
+    steering = std::make_unique<dpdk::Steering>(workers_wanted, port_starts,
+                                                config.client ? config.client->source_port_last : 0, 4096,
+                                                static_cast<int>(rte_socket_id()));
+    spdlog::info("{} workers: flows steered in software{} ", workers_wanted,
+                 port.caps().rss ? " (the port's RSS spreads them; misdelivered frames are handed over)" : "");
+  }
   std::vector<std::unique_ptr<dpdk::Worker>> workers;
   for (uint32_t i = 0; i < workers_wanted; ++i) {
-    workers.push_back(std::make_unique<dpdk::Worker>(
-        i, port, static_cast<uint16_t>(i),
-        control::endpoint_config(config, port.mac(), port.caps().tx_checksum, i, workers_wanted),
-        control::make_workload(config, params, i, workers_wanted), config.dpdk));
+    workers.push_back(std::make_unique<dpdk::Worker>(i, port, static_cast<uint16_t>(i), endpoints[i],
+                                                     control::make_workload(config, params, i, workers_wanted),
+                                                     config.dpdk, steering.get()));
   }
   spdlog::info("{}: {} worker(s), address {}/{}, {}", control::to_string(config.role), workers_wanted,
                config.network.address.substr(0, config.network.address.find('/')), config.network.prefix_len,
@@ -159,6 +175,7 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
     spdlog::info("report written to {}", report_path);
   }
   workers.clear();
+  steering.reset();
   port.stop();
   dpdk::eal_cleanup();
   return 0;

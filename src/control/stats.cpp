@@ -8,7 +8,8 @@ namespace linetcp::control {
 
 // The field lists name every counter once: summing, reporting and telemetry all use them.
 #define LINETCP_PORT_FIELDS(X) \
-  X(rx_packets) X(tx_packets) X(rx_bytes) X(tx_bytes) X(tx_queue_full) X(mbuf_exhausted) X(rx_oversized)
+  X(rx_packets) X(tx_packets) X(rx_bytes) X(tx_bytes) X(tx_queue_full) X(mbuf_exhausted) X(rx_oversized) \
+  X(handoff_out) X(handoff_in) X(handoff_full)
 #define LINETCP_ENDPOINT_FIELDS(X)                                                               \
   X(frames_in) X(frames_out) X(eth_too_short) X(eth_not_for_us) X(eth_unknown_type) X(arp_in)    \
   X(arp_bad) X(arp_replies_out) X(arp_requests_out) X(arp_table_full) X(ipv4_bad_header)         \
@@ -100,7 +101,7 @@ Totals totals_of(Role role, const WorkerStats& s) {
 }
 uint64_t drops_of(const WorkerStats& s) {
   const auto& e = s.endpoint;
-  return s.port.mbuf_exhausted + s.port.rx_oversized + e.eth_too_short +
+  return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.handoff_full + e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
          s.tcp.ooo_no_buffer;

@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include <spdlog/spdlog.h>
 
@@ -80,13 +81,64 @@ void TxBatch::flush() {
 }
 
 Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
-               std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk)
+               std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk,
+               const Steering* steering)
     : index_(index),
       port_(port),
       queue_(queue),
       dpdk_(dpdk),
       endpoint_(std::make_unique<engine::Endpoint>(endpoint)),
-      workload_(std::move(workload)) {}
+      workload_(std::move(workload)),
+      steering_(steering && steering->workers() > 1 ? steering : nullptr) {}
+
+uint16_t Worker::steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine) {
+  uint16_t kept = 0;
+  const uint32_t workers = steering_->workers();
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = rx[i];
+    const uint32_t owner = steering_->owner(m, index_);
+    if (owner == index_) {
+      mine[kept++] = m;
+      continue;
+    }
+    if (owner == Steering::kAll) {
+      // The same read-only frame to everyone: one reference each.
+      rte_mbuf_refcnt_update(m, static_cast<int16_t>(workers - 1));
+      for (uint32_t w = 0; w < workers; ++w) {
+        if (w == index_) continue;
+        if (rte_ring_enqueue(steering_->ring(index_, w), m) != 0) {
+          ++stats_.port.handoff_full;
+          rte_pktmbuf_free(m);  // drops that worker's reference
+        } else {
+          ++stats_.port.handoff_out;
+        }
+      }
+      mine[kept++] = m;
+      continue;
+    }
+    if (rte_ring_enqueue(steering_->ring(index_, owner), m) != 0) {
+      ++stats_.port.handoff_full;
+      rte_pktmbuf_free(m);
+    } else {
+      ++stats_.port.handoff_out;
+    }
+  }
+  return kept;
+}
+
+void Worker::deliver(rte_mbuf** frames, uint16_t n, Instant now) {
+  engine::Endpoint& ep = *endpoint_;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+    rte_mbuf* m = frames[i];
+    if (m->nb_segs != 1) {
+      ++stats_.port.rx_oversized;  // larger than one mbuf: we run without scatter
+      continue;
+    }
+    ep.input({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now);
+  }
+  if (n) rte_pktmbuf_free_bulk(frames, n);
+}
 
 void Worker::publish() {
   const engine::Endpoint& ep = *endpoint_;
@@ -129,19 +181,24 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
     ++stats_.loops;
     work.set_time(now);
 
-    const uint16_t n = rte_eth_rx_burst(port_.id(), queue_, rx, rx_burst);
-    for (uint16_t i = 0; i < n; ++i) {
-      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-      rte_mbuf* m = rx[i];
-      stats_.port.rx_bytes += m->pkt_len;
-      if (m->nb_segs != 1) {
-        ++stats_.port.rx_oversized;  // larger than one mbuf: we run without scatter
-        continue;
-      }
-      ep.input({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now);
-    }
+    uint16_t n = rte_eth_rx_burst(port_.id(), queue_, rx, rx_burst);
+    for (uint16_t i = 0; i < n; ++i) stats_.port.rx_bytes += rx[i]->pkt_len;
     stats_.port.rx_packets += n;
-    if (n) rte_pktmbuf_free_bulk(rx, n);
+    if (steering_) {
+      rte_mbuf* mine[512];
+      deliver(mine, steer(rx, n, mine), now);
+      // Frames other workers received for us.
+      for (uint32_t w = 0; w < steering_->workers(); ++w) {
+        if (w == index_) continue;
+        const unsigned got = rte_ring_dequeue_burst(steering_->ring(w, index_), reinterpret_cast<void**>(rx),
+                                                    rx_burst, nullptr);
+        stats_.port.handoff_in += got;
+        n = static_cast<uint16_t>(n + got);
+        deliver(rx, static_cast<uint16_t>(got), now);
+      }
+    } else {
+      deliver(rx, n, now);
+    }
 
     if (ep.next_deadline() <= now) ep.advance(now);
     if (work.next_deadline() <= now) work.poll(ep, now);

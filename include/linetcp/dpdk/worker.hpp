@@ -11,6 +11,7 @@
 #include "linetcp/base/seqlock.hpp"
 #include "linetcp/control/stats.hpp"
 #include "linetcp/dpdk/port.hpp"
+#include "linetcp/dpdk/steering.hpp"
 #include "linetcp/engine/endpoint.hpp"
 
 struct rte_mbuf;
@@ -42,8 +43,11 @@ class TxBatch final : public engine::FrameSink {
 
 class Worker {
  public:
+  // `steering` (shared by all workers, may be null with one worker) hands frames that arrive at
+  // the wrong worker to their owner.
   Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
-         std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk);
+         std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk,
+         const Steering* steering = nullptr);
 
   // The loop. `stop` ends the workload (the client closes its connections); the loop returns
   // once the workload is finished or `grace` has passed. `hook`, when set, runs about every
@@ -57,6 +61,9 @@ class Worker {
 
  private:
   void publish();
+  // Hands each received frame to its owner; keeps ours in `mine`, returns how many.
+  uint16_t steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine);
+  void deliver(rte_mbuf** frames, uint16_t n, base::Instant now);
 
   uint32_t index_;
   Port& port_;
@@ -64,6 +71,7 @@ class Worker {
   control::DpdkConfig dpdk_;
   std::unique_ptr<engine::Endpoint> endpoint_;
   std::unique_ptr<app::Workload> workload_;
+  const Steering* steering_;
   control::WorkerStats stats_{};  // the worker's own copy, published now and then
   base::SeqLock<control::WorkerStats> published_;
 };
