@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Integration: a linetcp client load-testing a linetcp server, two processes, over a real DPDK
+# link. LINK is memif (shared memory, hugepages) or virtio (virtio-user ports on dpdk-testpmd
+# hosting two vhost-user ports in io forward mode, hugepages). MODE is short (one HTTP request per
+# connection), keepalive (unlimited requests per connection), echo (every byte verified) or
+# discard (bulk). Passes when the client saw zero errors, every connection closed on both sides,
+# and the two sides agree: connections opened = accepted, requests = responses.
+# Usage: pair_test.sh LINETCP SRCROOT LINK MODE     Exit: 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+linetcp="${1:?usage: pair_test.sh LINETCP SRCROOT LINK MODE}"
+srcroot="${2:?}"
+link="${3:?}"
+mode="${4:?}"
+seconds="${PAIR_SECONDS:-3}"
+
+((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
+free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+need=192
+[[ "$link" == virtio ]] && need=320
+((free >= need)) || { echo "SKIP: needs $need free 2 MB hugepages, $free free (scripts/setup reserves them)"; exit 77; }
+
+id="$$_$RANDOM"
+work="$(mktemp -d "/tmp/linetcp-pair.$link.$mode.XXXXXX")"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  # Hugepage files of processes that did not exit cleanly.
+  rm -f /dev/hugepages/ltp"$id"* 2>/dev/null || true
+  rm -rf "/var/run/dpdk/ltp${id}"* 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
+  exit 1
+}
+
+case "$link" in
+  memif)
+    server_vdev="net_memif0,role=server,socket=$work/memif.sock"
+    client_vdev="net_memif0,role=client,socket=$work/memif.sock"
+    device=net_memif0
+    mem=("\"--in-memory\"")
+    ;;
+  virtio)
+    # The switch: testpmd in non-interactive mode exits when its stdin closes, so it reads a pipe
+    # that stays open until the test ends.
+    mkfifo "$work/switch.in"
+    sleep 600 >"$work/switch.in" &
+    pids+=($!)
+    dpdk-testpmd -l 0,1 --file-prefix="ltp${id}sw" --no-pci \
+      --vdev "net_vhost0,iface=$work/vh0.sock" --vdev "net_vhost1,iface=$work/vh1.sock" \
+      -- --forward-mode=io --auto-start --stats-period 0 <"$work/switch.in" >"$work/switch.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [[ -S "$work/vh1.sock" ]] && break; sleep 0.1; done
+    [[ -S "$work/vh1.sock" ]] || fail "testpmd did not create its vhost-user sockets"
+    server_vdev="virtio_user0,path=$work/vh0.sock"
+    client_vdev="virtio_user0,path=$work/vh1.sock"
+    device=virtio_user0
+    ;;
+  *) echo "unknown link $link"; exit 2 ;;
+esac
+
+eal() {  # core prefix vdev
+  if [[ "$link" == virtio ]]; then
+    echo "[\"-l\",\"$1\",\"--file-prefix=ltp${id}$2\",\"--single-file-segments\",\"--no-pci\",\"--vdev=$3\"]"
+  else
+    echo "[\"-l\",\"$1\",${mem[0]},\"--no-pci\",\"--vdev=$3\"]"
+  fi
+}
+
+client_opts=()
+case "$mode" in
+  short) client_opts=(--set client.protocol=\"http\" --set client.concurrency=200 --set client.requests_per_connection=1) ;;
+  keepalive) client_opts=(--set client.protocol=\"http\" --set client.concurrency=50 --set client.requests_per_connection=0) ;;
+  echo) client_opts=(--set client.protocol=\"echo\" --set client.target=10.0.0.1:7 --set client.concurrency=50
+                     --set client.requests_per_connection=100 --set client.request_size=3000) ;;
+  discard) client_opts=(--set client.protocol=\"discard\" --set client.target=10.0.0.1:9 --set client.concurrency=4
+                        --set client.requests_per_connection=0 --set client.request_size=1000000) ;;
+  *) echo "unknown mode $mode"; exit 2 ;;
+esac
+
+"$linetcp" server --config "$srcroot/config/server-memif.toml" --set "dpdk.eal=$(eal 0 s "$server_vdev")" \
+  --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 \
+  --set 'server.echo.port=7' --set 'server.discard.port=9' \
+  --report "$work/server.json" >"$work/server.log" 2>&1 &
+server_pid=$!
+pids+=("$server_pid")
+for _ in $(seq 100); do
+  grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || fail "the server exited at start"
+  sleep 0.1
+done
+
+timeout 60 "$linetcp" client --config "$srcroot/config/client-memif.toml" --set "dpdk.eal=$(eal 1 c "$client_vdev")" \
+  --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 --duration "$seconds" \
+  "${client_opts[@]}" --report "$work/client.json" >"$work/client.log" 2>&1 || fail "the client failed"
+
+# Let the server finish its side of the closes (LAST-ACK), then stop it.
+sleep 1
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "the server exited with an error"
+
+python3 - "$work/client.json" "$work/server.json" "$mode" <<'PY' || fail "the reports disagree"
+import json, sys
+c = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2])); mode = sys.argv[3]
+cc, sc = c["counters"], s["counters"]
+problems = []
+def check(cond, what):
+    if not cond: problems.append(what)
+check(c["totals"]["errors"] == 0, f"client errors: {c['totals']['errors']}")
+check(c["totals"]["responses"] > 0, "no responses at all")
+check(cc["client.connections_established"] == sc["endpoint.connections_accepted"],
+      f"opened {cc['client.connections_established']} != accepted {sc['endpoint.connections_accepted']}")
+check(cc["client.connections_closed"] == cc["client.connections_started"],
+      f"client: {cc['client.connections_started'] - cc['client.connections_closed']} connections not closed")
+check(sc["endpoint.connections_accepted"] == sc["endpoint.connections_closed"],
+      f"server: {sc['endpoint.connections_accepted'] - sc['endpoint.connections_closed']} connections not closed")
+if mode in ("short", "keepalive"):
+    check(cc["client.responses"] == sc["http_server.responses"],
+          f"responses {cc['client.responses']} != server responses {sc['http_server.responses']}")
+    check(cc["client.status_2xx"] == cc["client.responses"], "non-2xx responses")
+if mode == "echo":
+    check(cc["client.echo_mismatches"] == 0, "echo bytes differ")
+    check(cc["client.bytes_received"] == sc["echo_server.bytes_in"], "echoed bytes != bytes the server got")
+if mode == "discard":
+    check(sc["discard_server.bytes_in"] > 0 and sc["discard_server.bytes_in"] <= cc["client.bytes_sent"], "discard bytes")
+print(f"{mode}: {cc['client.connections_established']} connections, {cc['client.responses']} responses, "
+      f"{cc['client.bytes_sent']} bytes sent, retransmits {cc.get('tcp.retransmits', 0)}")
+if problems:
+    print("\n".join(problems)); sys.exit(1)
+PY
+echo "PASS"
