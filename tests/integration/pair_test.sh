@@ -81,6 +81,9 @@ case "$mode" in
   keepalive) client_opts=(--set client.protocol=\"http\" --set client.concurrency=50 --set client.requests_per_connection=0) ;;
   echo) client_opts=(--set client.protocol=\"echo\" --set client.target=10.0.0.1:7 --set client.concurrency=50
                      --set client.requests_per_connection=100 --set client.request_size=3000) ;;
+  rate) seconds=10
+        client_opts=(--set client.protocol=\"http\" --set client.concurrency=100 --set client.requests_per_connection=0
+                     --set client.request_rate=20000) ;;
   discard) client_opts=(--set client.protocol=\"discard\" --set client.target=10.0.0.1:9 --set client.concurrency=4
                         --set client.requests_per_connection=0 --set client.request_size=1000000) ;;
   *) echo "unknown mode $mode"; exit 2 ;;
@@ -107,9 +110,19 @@ sleep 1
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "the server exited with an error"
 
-python3 - "$work/client.json" "$work/server.json" "$mode" <<'PY' || fail "the reports disagree"
-import json, sys
+python3 - "$work/client.json" "$work/server.json" "$mode" "$srcroot/docs/report.schema.json" <<'PY' || fail "the reports disagree"
+import copy, json, sys
+import jsonschema
 c = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2])); mode = sys.argv[3]
+schema = json.load(open(sys.argv[4]))
+# Both reports follow docs/report.schema.json, and the schema does reject a broken one.
+jsonschema.validate(c, schema)
+jsonschema.validate(s, schema)
+broken = copy.deepcopy(c); del broken["totals"]["errors"]
+try:
+    jsonschema.validate(broken, schema); print("schema accepted a report without totals.errors"); sys.exit(1)
+except jsonschema.ValidationError:
+    pass
 cc, sc = c["counters"], s["counters"]
 problems = []
 def check(cond, what):
@@ -129,6 +142,11 @@ if mode in ("short", "keepalive"):
 if mode == "echo":
     check(cc["client.echo_mismatches"] == 0, "echo bytes differ")
     check(cc["client.bytes_received"] == sc["echo_server.bytes_in"], "echoed bytes != bytes the server got")
+if mode == "rate":
+    # Constant-rate mode: requests started on the timetable, within 1 % of the asked rate.
+    achieved = c["totals"]["requests"] / c["duration_s"]
+    check(abs(achieved - 20000) / 20000 < 0.01, f"constant rate: {achieved:.0f} requests/s, asked 20000")
+    print(f"rate: {achieved:.1f} requests/s over {c['duration_s']:.2f} s (asked 20000)")
 if mode == "discard":
     check(sc["discard_server.bytes_in"] > 0 and sc["discard_server.bytes_in"] <= cc["client.bytes_sent"], "discard bytes")
 print(f"{mode}: {cc['client.connections_established']} connections, {cc['client.responses']} responses, "
