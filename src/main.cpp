@@ -1,5 +1,6 @@
 // linetcp: config -> EAL -> port -> workers -> live status -> report.
 #include <rte_eal.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
@@ -41,6 +42,16 @@ spdlog::level::level_enum spdlog_level(control::LogLevel l) {
   return spdlog::level::info;
 }
 
+// A client worker keeps the source ports whose replies the NIC's RSS delivers to its own queue.
+struct RssFilter {
+  const engine::RssQueueMap* map;
+  uint16_t queue;
+  static bool accept(const void* ctx, const engine::FourTuple& t) {
+    const auto* f = static_cast<const RssFilter*>(ctx);
+    return f->map->reply_queue(t) == f->queue;
+  }
+};
+
 struct LaunchArg {
   dpdk::Worker* worker;
   base::Duration grace;
@@ -55,8 +66,9 @@ int worker_main(void* arg) {
 // The main lcore's control work: status lines at each interval, and the end of the run.
 class Controller {
  public:
-  Controller(const control::Config& config, std::vector<std::unique_ptr<dpdk::Worker>>& workers, double duration_s)
-      : config_(config), workers_(workers), status_(config.role), duration_s_(duration_s),
+  Controller(const control::Config& config, std::vector<std::unique_ptr<dpdk::Worker>>& workers, uint16_t port,
+             double duration_s)
+      : config_(config), workers_(workers), port_(port), status_(config.role), duration_s_(duration_s),
         start_(std::chrono::steady_clock::now()), next_status_(config.status.interval_s) {}
 
   // Returns false when the run should end (duration reached or a signal came).
@@ -74,11 +86,22 @@ class Controller {
     }
     return true;
   }
-  control::WorkerStats collect() const {
+  control::WorkerStats collect(nlohmann::json* per_worker = nullptr) const {
     control::WorkerStats total{};
     auto one = std::make_unique<control::WorkerStats>();
-    for (const auto& w : workers_)
-      if (w->snapshot(*one)) total.add(*one);
+    for (const auto& w : workers_) {
+      if (!w->snapshot(*one)) continue;
+      total.add(*one);
+      if (per_worker) per_worker->push_back(control::worker_json(config_.role, w->index(), *one));
+    }
+    // What the port itself dropped (not seen by any worker).
+    rte_eth_stats es{};
+    if (rte_eth_stats_get(port_, &es) == 0) {
+      total.port.rx_missed = es.imissed;
+      total.port.rx_no_mbuf = es.rx_nombuf;
+      total.port.rx_errors = es.ierrors;
+      total.port.tx_errors = es.oerrors;
+    }
     return total;
   }
   double elapsed() const {
@@ -91,6 +114,7 @@ class Controller {
  private:
   const control::Config& config_;
   std::vector<std::unique_ptr<dpdk::Worker>>& workers_;
+  uint16_t port_;
   control::StatusReporter status_;
   double duration_s_;
   std::chrono::steady_clock::time_point start_;
@@ -103,14 +127,13 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
   dpdk::eal_init(eal_args);
   const uint32_t workers_wanted = config.dpdk.workers;
   const uint32_t worker_lcores = rte_lcore_count() - 1;
-  const bool on_main = worker_lcores == 0;
-  if (!on_main && worker_lcores < workers_wanted)
+  // Workers run on the worker lcores; with exactly one lcore per worker the main lcore runs
+  // worker 0 too and does its control work in between (status once a second costs microseconds).
+  const bool main_runs_worker = worker_lcores + 1 == workers_wanted;
+  if (!main_runs_worker && worker_lcores < workers_wanted)
     throw std::runtime_error("dpdk.workers = " + std::to_string(workers_wanted) + " needs " +
-                             std::to_string(workers_wanted) + " worker lcores besides the main one; EAL has " +
-                             std::to_string(worker_lcores) + " (set -l / --lcores in [dpdk] eal)");
-  if (on_main && workers_wanted != 1)
-    throw std::runtime_error("dpdk.workers = " + std::to_string(workers_wanted) +
-                             " needs more lcores; with one lcore only one worker runs (on the main lcore)");
+                             std::to_string(workers_wanted) + " lcores (or one more for control); EAL has " +
+                             std::to_string(worker_lcores + 1) + " (set -l / --lcores in [dpdk] eal)");
 
   dpdk::Port port(config.port, config.dpdk, static_cast<uint16_t>(workers_wanted));
   const tcp::TcpParams params = control::tcp_params(config);
@@ -121,9 +144,11 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
     endpoints.push_back(control::endpoint_config(config, port.mac(), port.caps().tx_checksum, i, workers_wanted));
     if (config.client) port_starts.push_back(endpoints.back().ephemeral_first);
   }
-  // With several workers, frames that reach the wrong one are handed to their owner.
+  // With several workers on a port that cannot steer, frames that reach the wrong worker are
+  // handed to their owner. With RSS (symmetric key) the NIC steers, and clients choose ports.
+  const bool hardware_steering = workers_wanted > 1 && port.rss_map().has_value();
   std::unique_ptr<dpdk::Steering> steering;
-  if (workers_wanted > 1) {
+  if (workers_wanted > 1 && !hardware_steering) {
     steering = std::make_unique<dpdk::Steering>(workers_wanted, port_starts,
                                                 config.client ? config.client->source_port_last : 0, 4096,
                                                 static_cast<int>(rte_socket_id()));
@@ -131,11 +156,17 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
                  port.caps().rss ? " (the port's RSS spreads them; misdelivered frames are handed over)" : "");
   }
   std::vector<std::unique_ptr<dpdk::Worker>> workers;
+  std::vector<RssFilter> rss_filters(workers_wanted);
   for (uint32_t i = 0; i < workers_wanted; ++i) {
     workers.push_back(std::make_unique<dpdk::Worker>(i, port, static_cast<uint16_t>(i), endpoints[i],
                                                      control::make_workload(config, params, i, workers_wanted),
                                                      config.dpdk, steering.get()));
+    if (hardware_steering && config.client) {
+      rss_filters[i] = {&*port.rss_map(), static_cast<uint16_t>(i)};
+      workers[i]->endpoint().set_port_filter(&RssFilter::accept, &rss_filters[i]);
+    }
   }
+  if (hardware_steering) spdlog::info("{} workers: flows steered by the port's RSS (symmetric key)", workers_wanted);
   spdlog::info("{}: {} worker(s), address {}/{}, {}", control::to_string(config.role), workers_wanted,
                config.network.address.substr(0, config.network.address.find('/')), config.network.prefix_len,
                duration_s > 0 ? fmt::format("for {:.1f} s", duration_s) : std::string("until SIGINT/SIGTERM"));
@@ -143,34 +174,36 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  Controller controller(config, workers, duration_s);
+  Controller controller(config, workers, port.id(), duration_s);
   const base::Duration grace = base::Duration::seconds(5);
 
-  if (on_main) {
+  std::vector<LaunchArg> args(workers.size());
+  unsigned lcore = 0;
+  std::size_t next = main_runs_worker ? 1 : 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (next == workers.size()) break;
+    args[next] = {workers[next].get(), grace};
+    rte_eal_remote_launch(worker_main, &args[next], lcore);
+    ++next;
+  }
+  if (main_runs_worker) {
     workers[0]->run(g_stop_workers, grace, [&] { return controller.tick(); });
+    g_stop_workers.store(true);
   } else {
-    std::vector<LaunchArg> args(workers.size());
-    unsigned lcore = 0;
-    std::size_t i = 0;
-    RTE_LCORE_FOREACH_WORKER(lcore) {
-      if (i == workers.size()) break;
-      args[i] = {workers[i].get(), grace};
-      rte_eal_remote_launch(worker_main, &args[i], lcore);
-      ++i;
-    }
     while (controller.tick()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     g_stop_workers.store(true);
-    rte_eal_mp_wait_lcore();
   }
+  rte_eal_mp_wait_lcore();
   port.log_link();
 
   const double secs = controller.measured();
-  const control::WorkerStats total = controller.collect();
+  nlohmann::json per_worker = nlohmann::json::array();
+  const control::WorkerStats total = controller.collect(&per_worker);
   std::printf("\n%s", control::summary_text(config, total, secs).c_str());
   std::fflush(stdout);
   if (!report_path.empty()) {
     std::ofstream out(report_path);
-    out << control::make_report(config, total, secs, controller.status().series()).dump(2) << "\n";
+    out << control::make_report(config, total, secs, controller.status().series(), per_worker).dump(2) << "\n";
     if (!out) throw std::runtime_error("--report: cannot write " + report_path);
     spdlog::info("report written to {}", report_path);
   }

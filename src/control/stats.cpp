@@ -9,7 +9,7 @@ namespace linetcp::control {
 // The field lists name every counter once: summing, reporting and telemetry all use them.
 #define LINETCP_PORT_FIELDS(X) \
   X(rx_packets) X(tx_packets) X(rx_bytes) X(tx_bytes) X(tx_queue_full) X(mbuf_exhausted) X(rx_oversized) \
-  X(handoff_out) X(handoff_in) X(handoff_full)
+  X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) X(rx_no_mbuf) X(rx_errors) X(tx_errors)
 #define LINETCP_ENDPOINT_FIELDS(X)                                                               \
   X(frames_in) X(frames_out) X(eth_too_short) X(eth_not_for_us) X(eth_unknown_type) X(arp_in)    \
   X(arp_bad) X(arp_replies_out) X(arp_requests_out) X(arp_table_full) X(ipv4_bad_header)         \
@@ -95,13 +95,16 @@ Totals totals_of(Role role, const WorkerStats& s) {
             s.port.tx_bytes, s.port.rx_bytes};
   const uint64_t conns = s.endpoint.connections_accepted;
   const uint64_t reqs = s.http.requests + s.echo.requests;
-  const uint64_t errs = s.http.bad_requests + s.echo.no_buffer + s.endpoint.connections_reset +
-                        s.endpoint.connections_timed_out;
+  // A server's errors are its own failures: unparseable requests, echo without buffer, peers
+  // that vanished (timeouts). Clients that reset their connections (wrk does at its end) are
+  // counted in endpoint.connections_reset, not here.
+  const uint64_t errs = s.http.bad_requests + s.echo.no_buffer + s.endpoint.connections_timed_out;
   return {conns, reqs, s.http.responses, errs, s.port.tx_bytes, s.port.rx_bytes};
 }
 uint64_t drops_of(const WorkerStats& s) {
   const auto& e = s.endpoint;
-  return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.handoff_full + e.eth_too_short +
+  return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.handoff_full + s.port.rx_missed +
+         s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors + e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
          s.tcp.ooo_no_buffer;
@@ -170,7 +173,15 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
   return buf;
 }
 
-nlohmann::json make_report(const Config& config, const WorkerStats& s, double elapsed, const nlohmann::json& series) {
+nlohmann::json worker_json(Role role, uint32_t index, const WorkerStats& s) {
+  const Totals t = totals_of(role, s);
+  return {{"index", index},           {"connections", t.connections},   {"requests", t.requests},
+          {"responses", t.responses}, {"errors", t.errors},             {"active", s.active_connections},
+          {"handoff_out", s.port.handoff_out}, {"handoff_in", s.port.handoff_in}, {"loops", s.loops}};
+}
+
+nlohmann::json make_report(const Config& config, const WorkerStats& s, double elapsed, const nlohmann::json& series,
+                           const nlohmann::json& workers) {
   const Totals t = totals_of(config.role, s);
   const double secs = elapsed > 1e-9 ? elapsed : 1e-9;
   nlohmann::json j;
@@ -188,6 +199,7 @@ nlohmann::json make_report(const Config& config, const WorkerStats& s, double el
                      {"first_byte", latency_json(s.first_byte)},
                      {"request", latency_json(s.request)}};
   j["series"] = series;
+  j["workers"] = workers;
   j["counters"] = counters_json(s);
   return j;
 }

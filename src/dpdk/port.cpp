@@ -73,10 +73,17 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
     if (caps_.rx_checksum) conf.rxmode.offloads |= rx_ck;
     if (caps_.tx_checksum) conf.txmode.offloads |= tx_ck;
   }
-  if (queues > 1 && info.flow_type_rss_offloads != 0) {
+  // The symmetric key puts both directions of a flow on one queue (a server sees its flows on the
+  // queue they arrived at; a client can predict where replies land).
+  std::array<uint8_t, 40> key = engine::kSymmetricRssKey;
+  if (queues > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0) {
     caps_.rss = true;
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+    if (info.hash_key_size == key.size()) {
+      conf.rx_adv_conf.rss_conf.rss_key = key.data();
+      conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+    }
   }
   int rc = rte_eth_dev_configure(port_id_, queues, queues, &conf);
   if (rc != 0) throw std::runtime_error("port " + name_ + ": configure failed: " + rte_strerror(-rc));
@@ -102,6 +109,7 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
     if (rte_eth_dev_default_mac_addr_set(port_id_, &a) != 0)
       spdlog::warn("port {}: cannot set MAC {}; using the port's own", name_, pc.mac);
   }
+  if (caps_.rss) read_rss(info);
   rte_ether_addr a;
   rte_eth_macaddr_get(port_id_, &a);
   mac_ = wire::MacAddr::from_bytes(a.addr_bytes);
@@ -111,6 +119,30 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
   spdlog::info("port {}: offloads RX checksum {}, TX checksum {}, RSS {}; pool {} mbufs of {} bytes", name_,
                caps_.rx_checksum ? "on" : "off", caps_.tx_checksum ? "on" : "off", caps_.rss ? "on" : "off",
                dc.mbufs, dc.mbuf_data_room);
+}
+
+void Port::read_rss(const rte_eth_dev_info& info) {
+  // The key in use (ours, or the NIC's own if it has another key size) and the redirection table.
+  std::vector<uint8_t> key(info.hash_key_size ? info.hash_key_size : 40);
+  rte_eth_rss_conf rc{};
+  rc.rss_key = key.data();
+  rc.rss_key_len = static_cast<uint8_t>(key.size());
+  const uint16_t reta_size = info.reta_size;
+  if (rte_eth_dev_rss_hash_conf_get(port_id_, &rc) != 0 || reta_size == 0 || (reta_size & (reta_size - 1)) != 0) {
+    spdlog::warn("port {}: cannot read its RSS key and redirection table; flows are steered in software", name_);
+    return;
+  }
+  std::vector<rte_eth_rss_reta_entry64> conf(reta_size / RTE_ETH_RETA_GROUP_SIZE + 1);
+  for (auto& c : conf) c.mask = ~uint64_t{0};
+  if (rte_eth_dev_rss_reta_query(port_id_, conf.data(), reta_size) != 0) {
+    spdlog::warn("port {}: cannot read its RSS redirection table; flows are steered in software", name_);
+    return;
+  }
+  std::vector<uint16_t> reta(reta_size);
+  for (uint16_t i = 0; i < reta_size; ++i)
+    reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+  rss_map_.emplace(std::move(key), std::move(reta));
+  spdlog::info("port {}: RSS over {} queues, redirection table of {} entries", name_, queues_, reta_size);
 }
 
 void Port::log_link() const {

@@ -28,6 +28,11 @@ struct PortCounters {
   uint64_t handoff_out = 0;     // frames handed to the worker that owns their flow
   uint64_t handoff_in = 0;      // frames other workers handed to this one
   uint64_t handoff_full = 0;    // a handoff ring was full: the frame was dropped
+  // The port's own counters (rte_eth_stats), read by the main lcore, not by workers.
+  uint64_t rx_missed = 0;       // frames the port dropped: RX ring full (we were too slow)
+  uint64_t rx_no_mbuf = 0;      // frames the port dropped: no mbuf to receive into
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
 };
 
 struct WorkerStats {
@@ -70,8 +75,10 @@ class StatusReporter {
 };
 
 // The final report: configuration, totals, rates, latency percentiles, series, counters.
+// `workers`: one object per worker (index, connections, requests, handoffs), from per_worker().
 nlohmann::json make_report(const Config& config, const WorkerStats& total, double elapsed_s,
-                           const nlohmann::json& series);
+                           const nlohmann::json& series, const nlohmann::json& workers);
+nlohmann::json worker_json(Role role, uint32_t index, const WorkerStats& s);
 // A short human summary of the same.
 std::string summary_text(const Config& config, const WorkerStats& total, double elapsed_s);
 

@@ -3,13 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "linetcp/control/config.hpp"
+#include "linetcp/engine/rss.hpp"
 #include "linetcp/wire/ethernet.hpp"
 
 struct rte_mempool;
+struct rte_eth_dev_info;
 
 namespace linetcp::dpdk {
 
@@ -34,6 +37,9 @@ class Port {
   const wire::MacAddr& mac() const { return mac_; }
   const PortCaps& caps() const { return caps_; }
   rte_mempool* pool() const { return pool_; }
+  // With RSS on several queues: the port's key and redirection table, so a client can choose
+  // source ports whose replies come back to its own queue.
+  const std::optional<engine::RssQueueMap>& rss_map() const { return rss_map_; }
   uint16_t queues() const { return queues_; }
   const std::string& name() const { return name_; }
   // Logs link state (the link may come up after start; TAP and memif report it late).
@@ -41,12 +47,15 @@ class Port {
   void stop();
 
  private:
+  void read_rss(const rte_eth_dev_info& info);
+
   std::string name_;
   uint16_t port_id_ = 0;
   uint16_t queues_ = 1;
   wire::MacAddr mac_;
   PortCaps caps_;
   rte_mempool* pool_ = nullptr;
+  std::optional<engine::RssQueueMap> rss_map_;
   bool started_ = false;
 };
 

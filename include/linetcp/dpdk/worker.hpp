@@ -58,6 +58,8 @@ class Worker {
   bool snapshot(control::WorkerStats& out) const { return published_.read(out); }
   uint32_t index() const { return index_; }
   const engine::Endpoint& endpoint() const { return *endpoint_; }
+  // For set-up before run() (e.g. the RSS port filter); never from another thread while it runs.
+  engine::Endpoint& endpoint() { return *endpoint_; }
 
  private:
   void publish();
