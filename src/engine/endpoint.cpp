@@ -119,9 +119,9 @@ ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, 
         [&](uint16_t p) {
           FourTuple probe = t;
           probe.local_port = p;
-          return index_.find(probe) == kInvalidConn;
+          return index_.find(probe) == kInvalidConn && (!port_filter_ || port_filter_(port_filter_ctx_, probe));
         },
-        64);
+        64);  // with a filter that keeps 1 in N ports, 64 tries fail once in e^(64/N)
     if (t.local_port == 0) {
       ++counters_.ports_exhausted;
       return kInvalidConn;
@@ -193,10 +193,11 @@ void Endpoint::on_established() {
   if (c.embryonic) {
     c.embryonic = false;
     --syn_received_;
-    ++counters_.connections_accepted;
-  } else {
-    ++counters_.connections_established;
   }
+  // Passive opens count as accepted whether they came through SYN-RECEIVED or a SYN cookie
+  // (a cookie connection is never embryonic).
+  if (c.tcp.passive()) ++counters_.connections_accepted;
+  else ++counters_.connections_established;
   c.opened = true;
   apps_[c.app].app->on_open(*this, current_);
 }
@@ -386,6 +387,7 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
         ready_.push_back(*c);
       }
     }
+    counters_.arp_table_full = neighbors_.full_drops();
   }
   if (for_us && arp->op() == wire::kArpRequest) {
     uint8_t* f = control_frame();
@@ -599,7 +601,7 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
   if (backlog_full || conns_.size() >= conns_.capacity()) {
     if (backlog_full) ++counters_.syn_backlog_full;
     else ++counters_.conn_table_full;
-    if (config_.syn_cookies) send_syn_cookie(seg, t, now);
+    if (config_.syn_cookies) send_syn_cookie(seg, t, *apps_[slot].params, now);
     return;
   }
   const ConnId id = new_connection(t, slot);
@@ -611,23 +613,28 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
   settle(id, now);
 }
 
-void Endpoint::send_syn_cookie(const SegmentIn& syn, const FourTuple& t, Instant now) {
+void Endpoint::send_syn_cookie(const SegmentIn& syn, const FourTuple& t, const tcp::TcpParams& params,
+                               Instant now) {
+  // The listener's parameters, not the endpoint's defaults: the connection the cookie becomes
+  // is opened with them (open_from_cookie), so the SYN-ACK must announce the same MSS, window
+  // scale and SACK.
+  const uint16_t our_mss = std::min<uint16_t>(params.mss, config_.tcp.mss);
   tcp::CookieOptions o;
-  o.mss = syn.opts.has_mss ? std::min<uint16_t>(syn.opts.mss, config_.tcp.mss) : 536;
-  o.window_scale_ok = syn.opts.has_window_scale && config_.tcp.window_scale > 0;
+  o.mss = syn.opts.has_mss ? std::min<uint16_t>(syn.opts.mss, our_mss) : 536;
+  o.window_scale_ok = syn.opts.has_window_scale && params.window_scale > 0;
   o.window_scale = syn.opts.window_scale;
-  o.sack_permitted = syn.opts.sack_permitted && config_.tcp.sack;
+  o.sack_permitted = syn.opts.sack_permitted && params.sack;
   SegmentOut sa;
   sa.seq = cookies_.make(key_of(t), syn.seq, o, now);
   sa.ack = syn.seq + 1u;
   sa.flags = tcp::kTcpSyn | tcp::kTcpAck;
-  sa.window = static_cast<uint16_t>(std::min<uint32_t>(config_.tcp.rcv_buffer, 65535));
+  sa.window = static_cast<uint16_t>(std::min<uint32_t>(params.rcv_buffer, 65535));
   sa.opts.has_mss = true;
-  sa.opts.mss = config_.tcp.mss;
+  sa.opts.mss = our_mss;
   sa.opts.has_window_scale = o.window_scale_ok;
-  sa.opts.window_scale = config_.tcp.window_scale;
+  sa.opts.window_scale = params.window_scale;
   sa.opts.sack_permitted = o.sack_permitted;
-  if (syn.opts.has_timestamps && config_.tcp.timestamps) {
+  if (syn.opts.has_timestamps && params.timestamps) {
     sa.opts.has_timestamps = true;
     sa.opts.ts_val = tcp::TcpConnection::ts_clock(now);
     sa.opts.ts_ecr = syn.opts.ts_val;
@@ -718,24 +725,13 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
 std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_frames) {
   std::size_t sent = 0;
   // Answers first: they are few and small.
-  while (control_count_ > 0 && sent < max_frames) {
-    const std::span<uint8_t> buf = sink.alloc_frame();
-    if (buf.empty()) {
-      ++counters_.tx_deferred;
-      return sent;
-    }
-    const uint16_t len = control_len_[control_head_];
-    std::memcpy(buf.data(), control_buf_.get() + std::size_t{control_head_} * kControlFrameBytes, len);
-    sink.commit_frame(len, TxMeta{});
-    control_head_ = (control_head_ + 1) % kControlSlots;
-    --control_count_;
-    ++sent;
-  }
+  if (!drain_control(sink, sent, max_frames)) return sent;
   while (sent < max_frames) {
     Conn* c = ready_.pop_front();
     if (!c) break;
     const ConnId id = c->timer.owner;
     const auto hop = neighbors_.lookup(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}), now);
+    counters_.arp_table_full = neighbors_.full_drops();  // the cache counts; we report
     if (hop.send_request) queue_arp_request(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}));
     if (!hop.mac) {
       ++counters_.arp_wait;
@@ -771,7 +767,29 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
     const bool more = burst == kBurstPerConnection || sent == max_frames;
     settle(id, now, more);
   }
+  // ARP requests queued by the loop above go out now, not at the next poll: a poll that sent
+  // nothing else would otherwise return 0 with output still pending, and a caller that polls
+  // until 0 would leave them behind.
+  drain_control(sink, sent, max_frames);
   return sent;
+}
+
+bool Endpoint::drain_control(FrameSink& sink, std::size_t& sent, std::size_t max_frames) {
+  while (control_count_ > 0 && sent < max_frames) {
+    const std::span<uint8_t> buf = sink.alloc_frame();
+    if (buf.empty()) {
+      ++counters_.tx_deferred;
+      return false;
+    }
+    const uint16_t len = control_len_[control_head_];
+    std::memcpy(buf.data(), control_buf_.get() + std::size_t{control_head_} * kControlFrameBytes, len);
+    sink.commit_frame(len, TxMeta{});
+    control_head_ = (control_head_ + 1) % kControlSlots;
+    --control_count_;
+    ++counters_.frames_out;  // every frame handed to the sink, answers included
+    ++sent;
+  }
+  return true;
 }
 
 }  // namespace linetcp::engine

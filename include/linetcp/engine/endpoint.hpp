@@ -173,6 +173,13 @@ class Endpoint final : private tcp::ConnSink {
   void set_nodelay(ConnId id, bool on);
   void set_keepalive(ConnId id, bool on, base::Instant now);
   void set_user_timeout(ConnId id, base::Duration timeout);
+  // connect() picks only source ports for which `filter(ctx, tuple)` holds: with RSS, the ports
+  // whose replies the NIC delivers to this worker's queue. Null: any free port.
+  using PortFilter = bool (*)(const void* ctx, const FourTuple& tuple);
+  void set_port_filter(PortFilter filter, const void* ctx) {
+    port_filter_ = filter;
+    port_filter_ctx_ = ctx;
+  }
 
   // --- inspection ---
   const tcp::TcpConnection& connection(ConnId id) const { return conns_[id].tcp; }
@@ -226,7 +233,8 @@ class Endpoint final : private tcp::ConnSink {
   void handle_time_wait(uint32_t handle, const tcp::SegmentIn& seg, const FourTuple& t,
                         base::Instant now, bool& pass_to_listener);
   void handle_listener(uint8_t app_slot, const tcp::SegmentIn& seg, const FourTuple& t, base::Instant now);
-  void send_syn_cookie(const tcp::SegmentIn& syn, const FourTuple& t, base::Instant now);
+  void send_syn_cookie(const tcp::SegmentIn& syn, const FourTuple& t, const tcp::TcpParams& params,
+                       base::Instant now);
   void send_reset_for(const tcp::SegmentIn& seg, const FourTuple& t);
 
   uint8_t app_slot(App& app, const tcp::TcpParams* params);
@@ -249,6 +257,8 @@ class Endpoint final : private tcp::ConnSink {
                               TxMeta* meta);
   void queue_tcp_control(const FourTuple& t, const tcp::SegmentOut& seg);
   void queue_arp_request(wire::Ipv4Addr target);
+  // Copies queued control frames into `sink`; false when the sink ran out of buffers.
+  bool drain_control(FrameSink& sink, std::size_t& sent, std::size_t max_frames);
 
   EndpointConfig config_;
   wire::Ipv4Prefix prefix_;
@@ -271,7 +281,9 @@ class Endpoint final : private tcp::ConnSink {
   uint32_t syn_received_ = 0;
   base::Instant last_cookie_sent_ = base::Instant::never();
   ConnId current_ = kInvalidConn;  // the connection whose ConnSink events are being delivered
-  wire::MacAddr reply_mac_;        // source MAC of the frame being processed: where answers go
+  wire::MacAddr reply_mac_;
+  PortFilter port_filter_ = nullptr;
+  const void* port_filter_ctx_ = nullptr;        // source MAC of the frame being processed: where answers go
 
   static constexpr uint32_t kTimeWaitBit = 0x80000000u;
   static constexpr uint32_t kControlSlots = 128;
