@@ -59,7 +59,10 @@ bool may_send_data(State s) {
 void TcpConnection::init_common(const TcpParams& params, SeqNum iss, Instant now) {
   *this = TcpConnection();
   params_ = &params;
+  // Every send-side sequence variable starts at the ISN: a default of 0 would compare as
+  // "ahead" of an ISN in the upper half of the space.
   iss_ = snd_una_ = snd_nxt_ = snd_max_ = snd_up_ = recover_ = iss;
+  rtx_next_ = rtx_limit_ = high_sacked_ = rtt_seq_ = snd_wl2_ = iss;
   rtt_ = RttEstimator(params.rto_initial, params.rto_min, params.rto_max);
   nodelay_ = !params.nagle;
   keepalive_ = params.keepalive;
@@ -191,7 +194,7 @@ void TcpConnection::abort(TcpContext& ctx, ConnSink& sink) {
   // RFC 9293 §3.10.5: a RST goes out from the synchronized states and SYN-RECEIVED.
   if (state_ == State::kSynReceived || state_ == State::kEstablished ||
       state_ == State::kFinWait1 || state_ == State::kFinWait2 || state_ == State::kCloseWait) {
-    queue_rst(snd_nxt_, ctx);
+    queue_rst(snd_max_, ctx);
   }
   if (state_ != State::kClosed) enter_closed(CloseReason::kAborted, sink);
 }
@@ -636,6 +639,7 @@ uint32_t TcpConnection::pipe() const {
         continue;
       }
       const SeqNum hole_end = seq_min(next_sacked_left(s), high_sacked_);
+      if (hole_end <= s) break;
       left_network += static_cast<uint32_t>(hole_end - s);
       s = hole_end;
     }
@@ -796,7 +800,7 @@ void TcpConnection::on_timer(Instant now, TcpContext& ctx, ConnSink& sink) {
       keepalive_deadline_ = now + params_->keepalive_idle;
     } else if (keepalive_sent_ >= params_->keepalive_probes) {
       ++ctx.counters.keepalive_timeouts;
-      queue_rst(snd_nxt_, ctx);
+      queue_rst(snd_max_, ctx);
       enter_closed(CloseReason::kKeepaliveTimeout, sink);
       return;
     } else {
@@ -827,7 +831,7 @@ void TcpConnection::on_rto(Instant now, TcpContext& ctx, ConnSink& sink) {
     // MUST-20: give up and tell the application (MUST-12).
     ++ctx.counters.r2_timeouts;
     if (!syn_state || state_ == State::kSynReceived) {
-      queue_rst(snd_nxt_, ctx);
+      queue_rst(snd_max_, ctx);
     }
     enter_closed(CloseReason::kTimeout, sink);
     return;
@@ -1001,11 +1005,14 @@ bool TcpConnection::poll_output(Instant now, SegmentOut& out, TcpContext& ctx) {
   if (keepalive_pending_) {
     keepalive_pending_ = false;
     // SEG.SEQ = SND.NXT - 1 with no data: an ACK the peer must answer (RFC 9293 §3.8.4).
-    emit(out, kTcpAck, snd_nxt_ - 1u, segment_options(now, kTcpAck, ctx), ctx);
+    emit(out, kTcpAck, snd_max_ - 1u, segment_options(now, kTcpAck, ctx), ctx);
     return true;
   }
   if (ack_now_ || window_update_pending_) {
-    emit(out, kTcpAck, snd_nxt_, segment_options(now, kTcpAck, ctx), ctx);
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. The RFC's SND.NXT is snd_max_ here: snd_nxt_ goes
+    // back after a timeout, and an ACK carrying an old sequence number would be unacceptable to
+    // the peer, which answers with an ACK of its own, and so on.
+    emit(out, kTcpAck, snd_max_, segment_options(now, kTcpAck, ctx), ctx);
     return true;
   }
   return false;
