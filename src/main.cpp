@@ -122,94 +122,157 @@ class Controller {
   double end_s_ = -1;
 };
 
-int run(const control::Config& config, std::vector<std::string> eal_args, double duration_s,
-        const std::string& report_path) {
-  dpdk::eal_init(eal_args);
-  const uint32_t workers_wanted = config.dpdk.workers;
-  const uint32_t worker_lcores = rte_lcore_count() - 1;
-  // Workers run on the worker lcores; with exactly one lcore per worker the main lcore runs
-  // worker 0 too and does its control work in between (status once a second costs microseconds).
-  const bool main_runs_worker = worker_lcores + 1 == workers_wanted;
-  if (!main_runs_worker && worker_lcores < workers_wanted)
-    throw std::runtime_error("dpdk.workers = " + std::to_string(workers_wanted) + " needs " +
-                             std::to_string(workers_wanted) + " lcores (or one more for control); EAL has " +
-                             std::to_string(worker_lcores + 1) + " (set -l / --lcores in [dpdk] eal)");
+// One role's run: its port, its workers (each with an endpoint and a workload) and its control.
+class Side {
+ public:
+  Side(const control::Config& config, double duration_s) : config_(config), duration_s_(duration_s) {
+    const uint32_t n = config.dpdk.workers;
+    port_ = std::make_unique<dpdk::Port>(config.port, config.dpdk, static_cast<uint16_t>(n));
+    params_ = control::tcp_params(config);
+    // Each worker's endpoint settings (a client's source-port share among them).
+    std::vector<engine::EndpointConfig> endpoints;
+    std::vector<uint16_t> port_starts;
+    for (uint32_t i = 0; i < n; ++i) {
+      endpoints.push_back(control::endpoint_config(config, port_->mac(), port_->caps().tx_checksum, i, n));
+      if (config.client) port_starts.push_back(endpoints.back().ephemeral_first);
+    }
+    // With several workers on a port that cannot steer, frames that reach the wrong worker are
+    // handed to their owner. With RSS (symmetric key) the NIC steers, and clients choose ports.
+    const bool hardware_steering = n > 1 && port_->rss_map().has_value();
+    if (n > 1 && !hardware_steering) {
+      steering_ = std::make_unique<dpdk::Steering>(n, port_starts,
+                                                   config.client ? config.client->source_port_last : 0, 4096,
+                                                   static_cast<int>(rte_socket_id()));
+      spdlog::info("{} workers: flows steered in software", n);
+    }
+    rss_filters_.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<dpdk::Worker>(i, *port_, static_cast<uint16_t>(i), endpoints[i],
+                                                        control::make_workload(config, params_, i, n),
+                                                        config.dpdk, steering_.get()));
+      if (hardware_steering && config.client) {
+        rss_filters_[i] = {&*port_->rss_map(), static_cast<uint16_t>(i)};
+        workers_[i]->endpoint().set_port_filter(&RssFilter::accept, &rss_filters_[i]);
+      }
+    }
+    if (hardware_steering) spdlog::info("{} workers: flows steered by the port's RSS (symmetric key)", n);
+    spdlog::info("{}: {} worker(s), address {}/{}, {}", control::to_string(config.role), n,
+                 config.network.address.substr(0, config.network.address.find('/')), config.network.prefix_len,
+                 duration_s > 0 ? fmt::format("for {:.1f} s", duration_s) : std::string("until SIGINT/SIGTERM"));
+    port_->log_link();
+    controller_ = std::make_unique<Controller>(config, workers_, port_->id(), duration_s);
+  }
 
-  dpdk::Port port(config.port, config.dpdk, static_cast<uint16_t>(workers_wanted));
-  const tcp::TcpParams params = control::tcp_params(config);
-  // Each worker's endpoint settings (a client's source-port share among them).
-  std::vector<engine::EndpointConfig> endpoints;
-  std::vector<uint16_t> port_starts;
-  for (uint32_t i = 0; i < workers_wanted; ++i) {
-    endpoints.push_back(control::endpoint_config(config, port.mac(), port.caps().tx_checksum, i, workers_wanted));
-    if (config.client) port_starts.push_back(endpoints.back().ephemeral_first);
-  }
-  // With several workers on a port that cannot steer, frames that reach the wrong worker are
-  // handed to their owner. With RSS (symmetric key) the NIC steers, and clients choose ports.
-  const bool hardware_steering = workers_wanted > 1 && port.rss_map().has_value();
-  std::unique_ptr<dpdk::Steering> steering;
-  if (workers_wanted > 1 && !hardware_steering) {
-    steering = std::make_unique<dpdk::Steering>(workers_wanted, port_starts,
-                                                config.client ? config.client->source_port_last : 0, 4096,
-                                                static_cast<int>(rte_socket_id()));
-    spdlog::info("{} workers: flows steered in software{} ", workers_wanted,
-                 port.caps().rss ? " (the port's RSS spreads them; misdelivered frames are handed over)" : "");
-  }
-  std::vector<std::unique_ptr<dpdk::Worker>> workers;
-  std::vector<RssFilter> rss_filters(workers_wanted);
-  for (uint32_t i = 0; i < workers_wanted; ++i) {
-    workers.push_back(std::make_unique<dpdk::Worker>(i, port, static_cast<uint16_t>(i), endpoints[i],
-                                                     control::make_workload(config, params, i, workers_wanted),
-                                                     config.dpdk, steering.get()));
-    if (hardware_steering && config.client) {
-      rss_filters[i] = {&*port.rss_map(), static_cast<uint16_t>(i)};
-      workers[i]->endpoint().set_port_filter(&RssFilter::accept, &rss_filters[i]);
+  // Starts workers [first, n) on the given lcores (taken from the front of `lcores`).
+  void launch(std::size_t first, std::vector<unsigned>& lcores) {
+    args_.resize(workers_.size());
+    for (std::size_t i = first; i < workers_.size(); ++i) {
+      args_[i] = {workers_[i].get(), kGrace};
+      rte_eal_remote_launch(worker_main, &args_[i], lcores.front());
+      lcores.erase(lcores.begin());
     }
   }
-  if (hardware_steering) spdlog::info("{} workers: flows steered by the port's RSS (symmetric key)", workers_wanted);
-  spdlog::info("{}: {} worker(s), address {}/{}, {}", control::to_string(config.role), workers_wanted,
-               config.network.address.substr(0, config.network.address.find('/')), config.network.prefix_len,
-               duration_s > 0 ? fmt::format("for {:.1f} s", duration_s) : std::string("until SIGINT/SIGTERM"));
-  port.log_link();
+  // Runs worker 0 on the calling (main) lcore, with this side's control work in between.
+  void run_worker0_here() { workers_[0]->run(g_stop_workers, kGrace, [&] { return controller_->tick(); }); }
+  Controller& controller() { return *controller_; }
+  std::size_t workers() const { return workers_.size(); }
 
+  // The human summary on stdout, and the JSON report if asked for.
+  void finish(const std::string& report_path) {
+    port_->log_link();
+    const double secs = controller_->measured();
+    nlohmann::json per_worker = nlohmann::json::array();
+    const control::WorkerStats total = controller_->collect(&per_worker);
+    std::printf("\n%s", control::summary_text(config_, total, secs).c_str());
+    std::fflush(stdout);
+    if (!report_path.empty()) {
+      std::ofstream out(report_path);
+      out << control::make_report(config_, total, secs, controller_->status().series(), per_worker).dump(2) << "\n";
+      if (!out) throw std::runtime_error("--report: cannot write " + report_path);
+      spdlog::info("report written to {}", report_path);
+    }
+  }
+  // Frees everything before rte_eal_cleanup().
+  void close() {
+    controller_.reset();
+    workers_.clear();
+    steering_.reset();
+    port_->stop();
+  }
+
+ private:
+  static constexpr base::Duration kGrace = base::Duration::seconds(5);
+  const control::Config& config_;
+  double duration_s_;
+  std::unique_ptr<dpdk::Port> port_;
+  tcp::TcpParams params_;
+  std::unique_ptr<dpdk::Steering> steering_;
+  std::vector<std::unique_ptr<dpdk::Worker>> workers_;
+  std::vector<RssFilter> rss_filters_;
+  std::vector<LaunchArg> args_;
+  std::unique_ptr<Controller> controller_;
+};
+
+std::vector<unsigned> worker_lcores() {
+  std::vector<unsigned> lcores;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) lcores.push_back(lcore);
+  return lcores;
+}
+
+int run(const control::Config& config, const std::vector<std::string>& eal_args, double duration_s,
+        const std::string& report_path) {
+  dpdk::eal_init(eal_args);
+  const uint32_t n = config.dpdk.workers;
+  std::vector<unsigned> lcores = worker_lcores();
+  // Workers run on the worker lcores; with exactly one lcore per worker the main lcore runs
+  // worker 0 too and does its control work in between (status once a second costs microseconds).
+  const bool main_runs_worker = lcores.size() + 1 == n;
+  if (!main_runs_worker && lcores.size() < n)
+    throw std::runtime_error("dpdk.workers = " + std::to_string(n) + " needs " + std::to_string(n) +
+                             " lcores (or one more for control); EAL has " + std::to_string(lcores.size() + 1) +
+                             " (set -l / --lcores in [dpdk] eal)");
+  Side side(config, duration_s);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  Controller controller(config, workers, port.id(), duration_s);
-  const base::Duration grace = base::Duration::seconds(5);
-
-  std::vector<LaunchArg> args(workers.size());
-  unsigned lcore = 0;
-  std::size_t next = main_runs_worker ? 1 : 0;
-  RTE_LCORE_FOREACH_WORKER(lcore) {
-    if (next == workers.size()) break;
-    args[next] = {workers[next].get(), grace};
-    rte_eal_remote_launch(worker_main, &args[next], lcore);
-    ++next;
-  }
+  side.launch(main_runs_worker ? 1 : 0, lcores);
   if (main_runs_worker) {
-    workers[0]->run(g_stop_workers, grace, [&] { return controller.tick(); });
-    g_stop_workers.store(true);
+    side.run_worker0_here();
   } else {
-    while (controller.tick()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    g_stop_workers.store(true);
+    while (side.controller().tick()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  g_stop_workers.store(true);
   rte_eal_mp_wait_lcore();
-  port.log_link();
+  side.finish(report_path);
+  side.close();
+  dpdk::eal_cleanup();
+  return 0;
+}
 
-  const double secs = controller.measured();
-  nlohmann::json per_worker = nlohmann::json::array();
-  const control::WorkerStats total = controller.collect(&per_worker);
-  std::printf("\n%s", control::summary_text(config, total, secs).c_str());
-  std::fflush(stdout);
-  if (!report_path.empty()) {
-    std::ofstream out(report_path);
-    out << control::make_report(config, total, secs, controller.status().series(), per_worker).dump(2) << "\n";
-    if (!out) throw std::runtime_error("--report: cannot write " + report_path);
-    spdlog::info("report written to {}", report_path);
-  }
-  workers.clear();
-  steering.reset();
-  port.stop();
+// Client and server in one process, joined by two rings made into ports (no NIC, no hugepages
+// needed): the server's worker on the first worker lcore, the client's on the main lcore.
+int run_pair(const control::Config& server, const control::Config& client, const std::vector<std::string>& eal_args,
+             double duration_s, const std::string& server_report, const std::string& client_report) {
+  dpdk::eal_init(eal_args);
+  std::vector<unsigned> lcores = worker_lcores();
+  if (lcores.empty()) throw std::runtime_error("pair needs two lcores (e.g. -l 0,1): one for each side");
+  if (server.dpdk.workers != 1 || client.dpdk.workers != 1)
+    throw std::runtime_error("dpdk.workers: pair runs one worker per side");
+  dpdk::make_ring_pair("server", "client", 8192, static_cast<int>(rte_socket_id()));
+  Side server_side(server, 0);
+  Side client_side(client, duration_s);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  server_side.launch(0, lcores);
+  client_side.run_worker0_here();
+  // The server takes the client's last ACKs (its LAST-ACK connections close) before it stops.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  g_stop_workers.store(true);
+  rte_eal_mp_wait_lcore();
+  server_side.finish(server_report);
+  client_side.finish(client_report);
+  server_side.close();
+  client_side.close();
   dpdk::eal_cleanup();
   return 0;
 }
@@ -219,30 +282,70 @@ int run(const control::Config& config, std::vector<std::string> eal_args, double
 int main(int argc, char** argv) {
   CLI::App cli{"linetcp: a userspace TCP/IP endpoint on DPDK that load-tests servers and answers load"};
   cli.require_subcommand(1);
-  std::string config_path;
-  std::vector<std::string> overrides;
+  std::string config_path, server_config_path, client_config_path;
+  std::vector<std::string> overrides, server_overrides, client_overrides;
   double duration_s = -1;
-  std::string report_path;
+  std::string report_path, server_report_path;
   std::string log_level;
   std::vector<std::string> eal_extra;
+  auto common = [&](CLI::App* sub) {
+    sub->add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+    sub->add_option("--duration", duration_s, "seconds to run (client: overrides client.duration_s)");
+    sub->add_option("--log-level", log_level, "trace|debug|info|warn|error|off (overrides log.level)");
+    sub->add_option("eal", eal_extra, "EAL arguments, after --");
+  };
   for (const char* name : {"server", "client"}) {
     CLI::App* sub = cli.add_subcommand(name, std::string("run as the ") + name);
     sub->add_option("--config,-c", config_path, "TOML configuration file")->required();
-    sub->add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
-    sub->add_option("--duration", duration_s, "seconds to run (client: overrides client.duration_s)");
     sub->add_option("--report", report_path, "write the JSON report to this file at exit");
-    sub->add_option("--log-level", log_level, "trace|debug|info|warn|error|off (overrides log.level)");
-    sub->add_option("eal", eal_extra, "EAL arguments, after --");
+    common(sub);
   }
+  CLI::App* pair = cli.add_subcommand(
+      "pair", "a client and a server in one process, joined by a ring pair (no NIC, no hugepages needed)");
+  pair->add_option("--server-config", server_config_path, "the server's TOML configuration")->required();
+  pair->add_option("--client-config", client_config_path, "the client's TOML configuration")->required();
+  pair->add_option("--server-set", server_overrides, "override a server config key (repeatable)");
+  pair->add_option("--client-set", client_overrides, "override a client config key (repeatable)");
+  pair->add_option("--report", report_path, "the client's JSON report");
+  pair->add_option("--server-report", server_report_path, "the server's JSON report");
+  common(pair);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = cli.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  const control::Role role = cli.got_subcommand("server") ? control::Role::kServer : control::Role::kClient;
   if (!log_level.empty()) overrides.push_back("log.level=" + log_level);
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
 
+  if (cli.got_subcommand("pair")) {
+    control::Config server, client;
+    // The two ports are the ring pair's; EAL comes from the command line (after --).
+    std::vector<std::string> s_over = overrides, c_over = overrides;
+    s_over.insert(s_over.end(), server_overrides.begin(), server_overrides.end());
+    c_over.insert(c_over.end(), client_overrides.begin(), client_overrides.end());
+    s_over.push_back("port.device=net_ring_server");  // the names rte_eth_from_rings gives them
+    c_over.push_back("port.device=net_ring_client");
+    try {
+      server = control::load_config(server_config_path, s_over, control::Role::kServer);
+      client = control::load_config(client_config_path, c_over, control::Role::kClient);
+    } catch (const control::ConfigError& e) {
+      std::fprintf(stderr, "linetcp: %s\n", e.what());
+      return 2;
+    }
+    spdlog::set_level(spdlog_level(client.log.level));
+    if (duration_s < 0) duration_s = client.client->duration_s;
+    std::vector<std::string> eal = eal_extra;
+    if (eal.empty()) eal = {"-l", "0,1", "--no-huge", "--no-shconf", "-m", "512", "--no-pci"};
+    try {
+      return run_pair(server, client, eal, duration_s, server_report_path, report_path);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
+
+  const control::Role role = cli.got_subcommand("server") ? control::Role::kServer : control::Role::kClient;
   control::Config config;
   try {
     config = control::load_config(config_path, overrides, role);
@@ -251,7 +354,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog_level(config.log.level));
-  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
   if (role == control::Role::kClient && duration_s < 0) duration_s = config.client->duration_s;
 
   std::vector<std::string> eal = config.dpdk.eal;

@@ -3,7 +3,9 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ring.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -28,6 +30,15 @@ void eal_init(const std::vector<std::string>& args) {
 }
 
 void eal_cleanup() { rte_eal_cleanup(); }
+
+void make_ring_pair(const std::string& a, const std::string& b, unsigned ring_size, int socket) {
+  rte_ring* a_to_b = rte_ring_create((a + "_tx").c_str(), ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* b_to_a = rte_ring_create((b + "_tx").c_str(), ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (!a_to_b || !b_to_a) throw std::runtime_error(std::string("ring pair: ") + rte_strerror(rte_errno));
+  if (rte_eth_from_rings(a.c_str(), &b_to_a, 1, &a_to_b, 1, static_cast<unsigned>(socket)) < 0 ||
+      rte_eth_from_rings(b.c_str(), &a_to_b, 1, &b_to_a, 1, static_cast<unsigned>(socket)) < 0)
+    throw std::runtime_error(std::string("ring pair: cannot create the ports: ") + rte_strerror(rte_errno));
+}
 
 namespace {
 uint16_t find_port(const std::string& name) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Integration: a linetcp client load-testing a linetcp server, two processes, over a real DPDK
-# link. LINK is memif (shared memory, hugepages) or virtio (virtio-user ports on dpdk-testpmd
-# hosting two vhost-user ports in io forward mode, hugepages). MODE is short (one HTTP request per
+# Integration: a linetcp client load-testing a linetcp server over a real DPDK link. LINK is memif
+# (two processes, shared memory, hugepages), virtio (two processes as virtio-user ports on
+# dpdk-testpmd hosting two vhost-user ports in io forward mode, hugepages) or ring (one process,
+# `linetcp pair`, two net_ring ports joined back to back, no hugepages). MODE is short (one HTTP request per
 # connection), keepalive (unlimited requests per connection), echo (every byte verified) or
 # discard (bulk). Passes when the client saw zero errors, every connection closed on both sides,
 # and the two sides agree: connections opened = accepted, requests = responses.
@@ -18,6 +19,7 @@ seconds="${PAIR_SECONDS:-3}"
 free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
 need=192
 [[ "$link" == virtio ]] && need=320
+[[ "$link" == ring ]] && need=0
 ((free >= need)) || { echo "SKIP: needs $need free 2 MB hugepages, $free free (scripts/setup reserves them)"; exit 77; }
 
 id="$$_$RANDOM"
@@ -64,6 +66,7 @@ case "$link" in
     client_vdev="virtio_user0,path=$work/vh1.sock"
     device=virtio_user0
     ;;
+  ring) ;;
   *) echo "unknown link $link"; exit 2 ;;
 esac
 
@@ -89,26 +92,36 @@ case "$mode" in
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
 
-"$linetcp" server --config "$srcroot/config/server-memif.toml" --set "dpdk.eal=$(eal 0 s "$server_vdev")" \
-  --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 \
-  --set 'server.echo.port=7' --set 'server.discard.port=9' \
-  --report "$work/server.json" >"$work/server.log" 2>&1 &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 100); do
-  grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || fail "the server exited at start"
-  sleep 0.1
-done
+if [[ "$link" == ring ]]; then
+  client_sets=()
+  for ((i = 0; i < ${#client_opts[@]}; i += 2)); do client_sets+=(--client-set "${client_opts[i + 1]}"); done
+  timeout 90 "$linetcp" pair --server-config "$srcroot/config/server-memif.toml" \
+    --client-config "$srcroot/config/client-memif.toml" --set tcp.msl_s=0.2 --set status.interval_s=0 \
+    --server-set 'server.echo.port=7' --server-set 'server.discard.port=9' "${client_sets[@]}" \
+    --duration "$seconds" --report "$work/client.json" --server-report "$work/server.json" \
+    >"$work/pair.log" 2>&1 || fail "linetcp pair failed"
+else
+  "$linetcp" server --config "$srcroot/config/server-memif.toml" --set "dpdk.eal=$(eal 0 s "$server_vdev")" \
+    --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 \
+    --set 'server.echo.port=7' --set 'server.discard.port=9' \
+    --report "$work/server.json" >"$work/server.log" 2>&1 &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 100); do
+    grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || fail "the server exited at start"
+    sleep 0.1
+  done
 
-timeout 60 "$linetcp" client --config "$srcroot/config/client-memif.toml" --set "dpdk.eal=$(eal 1 c "$client_vdev")" \
-  --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 --duration "$seconds" \
-  "${client_opts[@]}" --report "$work/client.json" >"$work/client.log" 2>&1 || fail "the client failed"
+  timeout 60 "$linetcp" client --config "$srcroot/config/client-memif.toml" --set "dpdk.eal=$(eal 1 c "$client_vdev")" \
+    --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 --duration "$seconds" \
+    "${client_opts[@]}" --report "$work/client.json" >"$work/client.log" 2>&1 || fail "the client failed"
 
-# Let the server finish its side of the closes (LAST-ACK), then stop it.
-sleep 1
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "the server exited with an error"
+  # Let the server finish its side of the closes (LAST-ACK), then stop it.
+  sleep 1
+  kill -TERM "$server_pid"
+  wait "$server_pid" || fail "the server exited with an error"
+fi
 
 python3 - "$work/client.json" "$work/server.json" "$mode" "$srcroot/docs/report.schema.json" <<'PY' || fail "the reports disagree"
 import copy, json, sys

@@ -20,6 +20,10 @@ namespace linetcp::dpdk {
 void eal_init(const std::vector<std::string>& args);
 void eal_cleanup();
 
+// Two ethdev ports, net_ring_<a> and net_ring_<b>, over a pair of rings, each one's TX the other's RX: a wire
+// inside one process (net_ring), for a client and a server without NIC or hugepages.
+void make_ring_pair(const std::string& a, const std::string& b, unsigned ring_size, int socket);
+
 struct PortCaps {
   bool rx_checksum = false;  // the port verifies IPv4/TCP checksums and says so per packet
   bool tx_checksum = false;  // the port computes IPv4 and TCP checksums
