@@ -73,7 +73,8 @@ void HttpMessageParser::start_line_char(uint8_t c) {
       method_no_body_ = line.starts_with("get ") || line.starts_with("head ") ||
                         line.starts_with("delete ") || line.starts_with("options ");
     } else {
-      if (line.size() < 12 || line.substr(0, 7) != "http/1." || line[8] != ' ') {
+      if (line.size() < 12 || line.substr(0, 7) != "http/1." || line[7] < '0' || line[7] > '9' ||
+          line[8] != ' ') {
         error_ = HttpError::kBadStartLine;
         return;
       }

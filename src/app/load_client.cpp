@@ -77,8 +77,17 @@ void LoadClient::poll(engine::Endpoint& ep, Instant now) {
   compact(thinking_, thinking_head_);
   last_poll_ = now;
   // Free connection slots are refilled at once (every loop iteration); otherwise poll again
-  // when the next think time or schedule tick could be due.
-  next_poll_ = !stopping_ && active_ < options_.concurrency ? now : now + kIdlePoll;
+  // when the next think time or schedule tick is due. The next scheduled send must bound the
+  // wait: a constant-rate request started late (at the next idle poll) would carry our own
+  // polling delay in its latency and leave at the wrong time.
+  if (!stopping_ && active_ < options_.concurrency) {
+    next_poll_ = now;
+    return;
+  }
+  next_poll_ = now + kIdlePoll;
+  if (!stopping_ && options_.request_rate > 0) next_poll_ = base::min(next_poll_, next_send_);
+  if (thinking_head_ < thinking_.size())
+    next_poll_ = base::min(next_poll_, base::max(now, conns_[thinking_[thinking_head_]].think_until));
 }
 
 void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {

@@ -45,7 +45,7 @@ const std::vector<std::string_view> kKnownKeys = {
     "server.http", "server.http.port", "server.http.body", "server.http.body_size",
     "server.http.keepalive", "server.http.status", "server.http.content_type",
     "server.echo", "server.echo.port", "server.discard", "server.discard.port",
-    "client", "client.protocol", "client.target", "client.source_ports",
+    "client", "client.protocol", "client.target", "client.source_ports", "client.source_addresses",
     "client.connections_per_second", "client.ramp_up_s", "client.concurrency",
     "client.requests_per_connection", "client.request_rate", "client.request_size",
     "client.http_path", "client.http_host", "client.response_size", "client.think_time_ms",
@@ -736,13 +736,42 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
     c.source_port_last = static_cast<uint16_t>(*last);
   }
 
+  c.source_addresses = s.string("source_addresses", c.source_addresses);
+  c.source_address_first = c.source_address_last = net.address_ip;
+  if (!c.source_addresses.empty()) {
+    // "a.b.c.d-a.b.c.e": more source addresses, each with the whole source-port range (the
+    // number of connections one client can hold to one target, and its TIME_WAIT budget, grow
+    // with it). They share network.address's subnet; ARP is answered for every one.
+    const auto dash = c.source_addresses.find('-');
+    const std::string_view sa = c.source_addresses;
+    const auto first = dash == std::string::npos ? std::nullopt : parse_ipv4(sa.substr(0, dash));
+    const auto last = dash == std::string::npos ? std::nullopt : parse_ipv4(sa.substr(dash + 1));
+    const uint32_t mask = net.netmask();
+    if (!first || !last || *first > *last) {
+      s.fail("source_addresses", "not an address range first-last (like 10.0.0.2-10.0.0.9): " +
+                                     quote(c.source_addresses));
+    }
+    if ((*first & mask) != (net.address_ip & mask) || (*last & mask) != (net.address_ip & mask)) {
+      s.fail("source_addresses", "must lie in network.address's subnet " + net.address + ": " +
+                                     quote(c.source_addresses));
+    }
+    if (*last - *first >= 4096) s.fail("source_addresses", "at most 4096 addresses: " + quote(c.source_addresses));
+    if (c.target_ip >= *first && c.target_ip <= *last) {
+      s.fail("source_addresses", "holds the target's address: " + quote(c.source_addresses));
+    }
+    c.source_address_first = *first;
+    c.source_address_last = *last;
+  }
+
   c.connections_per_second = s.integer("connections_per_second", c.connections_per_second, 0, 100'000'000);
   c.ramp_up_s = s.number("ramp_up_s", c.ramp_up_s, 0, 86400);
   c.concurrency = s.integer("concurrency", c.concurrency, 1, 64 * kMi);
-  const uint32_t port_count = c.source_port_last - c.source_port_first + 1u;
+  const uint64_t port_count = uint64_t{c.source_port_last - c.source_port_first + 1u} *
+                              (c.source_address_last - c.source_address_first + 1u);
   if (c.concurrency > port_count) {
-    s.fail("concurrency", std::to_string(c.concurrency) + " connections to one target need as many source ports, " +
-                              "client.source_ports " + c.source_ports + " has " + std::to_string(port_count));
+    s.fail("concurrency", std::to_string(c.concurrency) + " connections to one target need as many source " +
+                              "address:port pairs; client.source_ports " + c.source_ports + " (times " +
+                              "client.source_addresses) gives " + std::to_string(port_count));
   }
   c.requests_per_connection = s.integer("requests_per_connection", c.requests_per_connection, 0, 1'000'000'000);
   c.request_rate = s.integer("request_rate", c.request_rate, 0, 1'000'000'000);
@@ -967,6 +996,7 @@ nlohmann::json to_json(const Config& c) {
     j["client"] = {{"protocol", to_string(k->protocol)},
                    {"target", k->target},
                    {"source_ports", k->source_ports},
+                   {"source_addresses", k->source_addresses},
                    {"connections_per_second", k->connections_per_second},
                    {"ramp_up_s", k->ramp_up_s},
                    {"concurrency", k->concurrency},

@@ -374,6 +374,25 @@ TEST(ConfigErrors, OutOfRange) {
             "test.toml: client.duration_s: must be a number from 0.1 to 86400, got 0.01");
 }
 
+TEST(ConfigClient, SourceAddresses) {
+  const Config none = parse(kClient, Role::kClient);
+  EXPECT_EQ(none.client->source_address_first, none.network.address_ip);
+  EXPECT_EQ(none.client->source_address_last, none.network.address_ip);
+  const Config range = parse(kClient, Role::kClient, {"client.source_addresses=10.0.0.20-10.0.0.29"});
+  EXPECT_EQ(range.client->source_address_first, 0x0a000014u);
+  EXPECT_EQ(range.client->source_address_last, 0x0a00001du);
+  EXPECT_EQ(error_of(kClient, Role::kClient, {"client.source_addresses=10.0.0.20"}),
+            "test.toml: client.source_addresses: not an address range first-last (like 10.0.0.2-10.0.0.9): "
+            "\"10.0.0.20\" (from --set client.source_addresses=10.0.0.20)");
+  EXPECT_EQ(error_of(kClient, Role::kClient, {"client.source_addresses=10.0.0.29-10.0.0.20"}),
+            "test.toml: client.source_addresses: not an address range first-last (like 10.0.0.2-10.0.0.9): "
+            "\"10.0.0.29-10.0.0.20\" (from --set client.source_addresses=10.0.0.29-10.0.0.20)");
+  EXPECT_NE(error_of(kClient, Role::kClient, {"client.source_addresses=10.0.1.2-10.0.1.9"}).find("subnet"),
+            std::string::npos);
+  EXPECT_NE(error_of(kClient, Role::kClient, {"client.source_addresses=10.0.0.1-10.0.0.9"}).find("target"),
+            std::string::npos);
+}
+
 TEST(ConfigErrors, CrossChecks) {
   EXPECT_EQ(server_error("[tcp]\nmss = 1461\n"),
             "test.toml: tcp.mss: 1461 does not fit in port.mtu 1500 (at most mtu - 40 = 1460)");
@@ -386,8 +405,11 @@ TEST(ConfigErrors, CrossChecks) {
             "test.toml: server.http.body_size: set server.http.body or server.http.body_size, not both");
   EXPECT_EQ(server_error("[server.echo]\nport = 80\n"), "test.toml: server.echo.port: 80 is already used by server.http.port");
   EXPECT_EQ(error_of(std::string(kClient) + "source_ports = \"10000-10009\"\n", Role::kClient),
-            "test.toml: client.concurrency: 100 connections to one target need as many source ports, "
-            "client.source_ports 10000-10009 has 10");
+            "test.toml: client.concurrency: 100 connections to one target need as many source address:port "
+            "pairs; client.source_ports 10000-10009 (times client.source_addresses) gives 10");
+  // Ten addresses times ten ports hold 100 connections.
+  EXPECT_NO_THROW(parse(std::string(kClient) + "source_ports = \"10000-10009\"\n", Role::kClient,
+                        {"client.source_addresses=10.0.0.20-10.0.0.29"}));
   EXPECT_EQ(error_of(kClient, Role::kClient, {"client.protocol=discard", "client.response_size=10"}),
             "test.toml: client.response_size: must be 0 with protocol \"discard\" (a discard server sends nothing "
             "back), got 10 (from --set client.response_size=10)");

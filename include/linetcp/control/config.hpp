@@ -131,6 +131,9 @@ struct ClientConfig {
   std::string source_ports = "10000-60000";
   uint16_t source_port_first = 10000;
   uint16_t source_port_last = 60000;
+  std::string source_addresses;        // "" = network.address only; else "first-last" in its subnet
+  uint32_t source_address_first = 0;   // resolved range, host order (network.address when "")
+  uint32_t source_address_last = 0;
   uint64_t connections_per_second = 0;  // 0 = as fast as concurrency allows
   double ramp_up_s = 0.0;             // (0..86400)
   uint32_t concurrency = 100;         // (1..64M), at most the number of source ports
