@@ -91,6 +91,7 @@ void LoadClient::poll(engine::Endpoint& ep, Instant now) {
 }
 
 void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {
+  if (now < connect_retry_at_) return;
   const double rate = rate_at(now);
   uint64_t allowed = options_.concurrency > active_ ? options_.concurrency - active_ : 0;
   if (options_.connections_per_second > 0) {
@@ -103,7 +104,8 @@ void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {
     const ConnId id = ep.connect(options_.target, options_.target_port, *this, now, options_.params);
     if (id == engine::kInvalidConn) {
       ++counters_.connect_no_port;
-      break;  // out of source ports or slots: the status line shows it
+      connect_retry_at_ = now + kIdlePoll;  // out of ports or slots (the status line says which)
+      break;
     }
     Conn& c = conns_[id];
     c = Conn{};

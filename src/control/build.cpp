@@ -56,6 +56,10 @@ engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac
     const uint32_t share = (last - first + 1) / workers;
     e.ephemeral_first = static_cast<uint16_t>(first + share * worker);
     e.ephemeral_last = static_cast<uint16_t>(worker + 1 == workers ? last : first + share * (worker + 1) - 1);
+    if (!c.client->source_addresses.empty()) {
+      e.source_first = wire::Ipv4Addr{c.client->source_address_first};
+      e.source_last = wire::Ipv4Addr{c.client->source_address_last};
+    }
   }
   std::random_device rd;
   e.secret = {(uint64_t{rd()} << 32) | rd(), (uint64_t{rd()} << 32) | rd()};  // MUST-9

@@ -152,9 +152,17 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
   if (role_ == Role::kClient && n > 0 && static_cast<std::size_t>(n) < sizeof buf) {
     n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), " | lat p50 %s p99 %s",
                        micros(lat.quantile(0.5)).c_str(), micros(lat.quantile(0.99)).c_str());
-    if (now.client.connect_no_port > prev_.client.connect_no_port && n > 0 &&
-        static_cast<std::size_t>(n) < sizeof buf)
-      std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), " | SOURCE PORTS EXHAUSTED");
+  }
+  // The limits a run can hit, named, so that a plateau is never a mystery.
+  const auto grew = [&](uint64_t a, uint64_t b) { return a > b; };
+  const char* limits[] = {
+      grew(now.endpoint.ports_exhausted, prev_.endpoint.ports_exhausted) ? " | SOURCE PORTS EXHAUSTED" : "",
+      grew(now.endpoint.conn_table_full, prev_.endpoint.conn_table_full) ? " | CONNECTION TABLE FULL" : "",
+      grew(now.endpoint.time_wait_full, prev_.endpoint.time_wait_full) ? " | TIME_WAIT QUEUE FULL" : "",
+      grew(now.port.mbuf_exhausted, prev_.port.mbuf_exhausted) ? " | MBUFS EXHAUSTED" : ""};
+  for (const char* l : limits) {
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof buf && *l)
+      n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%s", l);
   }
   series_.push_back({{"t", t},
                      {"connections_per_s", cps},

@@ -45,12 +45,16 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
       wheel_(now),
       time_wait_(config.time_wait_capacity),
       neighbors_(config.neighbor_capacity, config.arp_timeout),
-      ports_(config.ephemeral_first, config.ephemeral_last),
       isn_(config.secret),
       cookies_({config.secret[1] ^ 0x5bd1e995ull, config.secret[0] + 0x27d4eb2full}),
       listeners_(std::make_unique<uint8_t[]>(65536)),
       control_buf_(std::make_unique<uint8_t[]>(std::size_t{kControlSlots} * kControlFrameBytes)) {
   config_.tcp.mss = static_cast<uint16_t>(std::min<uint32_t>(config_.tcp.mss, config_.mtu - 40u));
+  const bool range = !config.source_first.is_unspecified() && config.source_last >= config.source_first;
+  source_first_ = range ? config.source_first.value : config.address.value;
+  source_span_ = range ? config.source_last.value - config.source_first.value : 0;
+  for (uint32_t i = 0; i <= source_span_; ++i)
+    ports_.push_back(std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last, i + 1));
   config_.tcp.time_wait = config_.time_wait;
 }
 
@@ -111,17 +115,22 @@ ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, 
     return kInvalidConn;
   const uint8_t slot = app_slot(app, params);
   if (slot == 255) return kInvalidConn;
-  FourTuple t{config_.address.value, remote.value, local_port, remote_port};
+  FourTuple t{source_first_, remote.value, local_port, remote_port};
   bool owned = false;
   if (local_port == 0) {
-    // A port whose tuple to this peer is free (not in use, not in TIME_WAIT).
-    t.local_port = ports_.acquire_if(
+    // Source addresses in turn; on each, a port whose tuple to this peer is free (not in use, not
+    // in TIME_WAIT) and, with RSS, whose replies come back to this worker.
+    for (uint32_t tried = 0; tried <= source_span_ && t.local_port == 0; ++tried) {
+      t.local_ip = source_first_ + next_source_;
+      next_source_ = next_source_ == source_span_ ? 0 : next_source_ + 1;
+      t.local_port = ports_of(t.local_ip).acquire_if(
         [&](uint16_t p) {
           FourTuple probe = t;
           probe.local_port = p;
           return index_.find(probe) == kInvalidConn && (!port_filter_ || port_filter_(port_filter_ctx_, probe));
         },
         64);  // with a filter that keeps 1 in N ports, 64 tries fail once in e^(64/N)
+    }
     if (t.local_port == 0) {
       ++counters_.ports_exhausted;
       return kInvalidConn;
@@ -132,7 +141,7 @@ ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, 
   }
   const ConnId id = new_connection(t, slot);
   if (id == kInvalidConn) {
-    if (owned) ports_.release(t.local_port);
+    if (owned) ports_of(t.local_ip).release(t.local_port);
     return kInvalidConn;
   }
   Conn& c = conns_[id];
@@ -266,7 +275,7 @@ void Endpoint::free_connection(ConnId id, bool erase_index) {
   tcp::TcpContext cx = ctx();
   c.tcp.release_resources(cx);
   if (erase_index) index_.erase(c.tuple);
-  if (c.active) ports_.release(c.tuple.local_port);
+  if (c.active) ports_of(c.tuple.local_ip).release(c.tuple.local_port);
   if (c.embryonic) --syn_received_;
   c.embryonic = false;
   conns_.free(id);
@@ -322,13 +331,19 @@ void Endpoint::advance(Instant now) {
   }
   time_wait_.expire(now, [&](TimeWaitRecord& r) {
     index_.erase(r.tuple);
-    if (r.flags & kTwPortOwned) ports_.release(r.tuple.local_port);
+    if (r.flags & kTwPortOwned) ports_of(r.tuple.local_ip).release(r.tuple.local_port);
   });
 }
 
 Instant Endpoint::next_deadline() const {
   const Instant arp = arp_wait_.empty() ? Instant::never() : arp_retry_at_;
   return base::min(base::min(wheel_.next_expiry(), time_wait_.next_expiry()), arp);
+}
+
+uint32_t Endpoint::ports_available() const {
+  uint32_t n = 0;
+  for (const auto& p : ports_) n += p->available();
+  return n;
 }
 
 std::array<uint32_t, 11> Endpoint::state_histogram() const {
@@ -377,7 +392,7 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
     ++counters_.arp_bad;
     return;
   }
-  const bool for_us = arp->target_ip() == config_.address;
+  const bool for_us = is_local(arp->target_ip());
   // RFC 826: update an existing entry from any ARP; add one only when the packet is for us.
   if (!arp->sender_ip().is_unspecified() && (for_us || neighbors_.known(arp->sender_ip()))) {
     if (neighbors_.learn(arp->sender_ip(), arp->sender_mac(), now)) {
@@ -393,7 +408,7 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
     uint8_t* f = control_frame();
     if (!f) return;
     wire::write_ethernet(f, arp->sender_mac(), config_.mac, wire::kEtherTypeArp);
-    wire::write_arp(f + wire::kEthHeaderLen, wire::kArpReply, config_.mac, config_.address,
+    wire::write_arp(f + wire::kEthHeaderLen, wire::kArpReply, config_.mac, arp->target_ip(),
                     arp->sender_mac(), arp->sender_ip());
     commit_control(wire::kEthHeaderLen + wire::kArpLen);
     ++counters_.arp_replies_out;
@@ -420,13 +435,13 @@ void Endpoint::handle_ipv4(std::span<const uint8_t> packet, Instant now) {
   }
   // MUST-57: datagrams to broadcast/multicast addresses carry no TCP for us; we only accept
   // our unicast address.
-  if (ip.dst() != config_.address) {
+  if (!is_local(ip.dst())) {
     ++counters_.ipv4_not_for_us;
     return;
   }
   // MUST-63: a source that cannot be a host.
   const wire::Ipv4Addr src = ip.src();
-  if (src.is_multicast() || src.is_broadcast() || src == config_.address ||
+  if (src.is_multicast() || src.is_broadcast() || is_local(src) ||
       src == prefix_.directed_broadcast()) {
     ++counters_.ipv4_bad_source;
     return;
@@ -455,7 +470,7 @@ void Endpoint::handle_icmp(const wire::Ipv4View& ip) {
       uint8_t* f = control_frame();
       if (!f) return;
       wire::write_ethernet(f, reply_mac_, config_.mac, wire::kEtherTypeIpv4);
-      wire::write_ipv4_header(f + wire::kEthHeaderLen, config_.address, ip.src(), wire::kIpProtoIcmp,
+      wire::write_ipv4_header(f + wire::kEthHeaderLen, ip.dst(), ip.src(), wire::kIpProtoIcmp,
                               static_cast<uint16_t>(icmp_len), config_.ttl, 0, config_.tos);
       wire::write_icmp_echo_reply(f + kFrameHeaders, *icmp);
       commit_control(kFrameHeaders + icmp_len);
@@ -494,7 +509,7 @@ void Endpoint::handle_tcp(const wire::Ipv4View& ip, Instant now) {
     seg.options_malformed = true;  // MUST-7: what came before the bad option is still used
     ++counters_.tcp_bad_options;
   }
-  const FourTuple t{config_.address.value, ip.src().value, th.dst_port(), th.src_port()};
+  const FourTuple t{ip.dst().value, ip.src().value, th.dst_port(), th.src_port()};
 
   const uint32_t found = index_.find(t);
   if (found != kInvalidConn && !(found & kTimeWaitBit)) {
@@ -538,7 +553,7 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, const Fou
                            : seg.seq > SeqNum(r->rcv_nxt);
     if (newer && listeners_[t.local_port] != 0) {
       ++counters_.time_wait_reused;
-      if (r->flags & kTwPortOwned) ports_.release(t.local_port);
+      if (r->flags & kTwPortOwned) ports_of(t.local_ip).release(t.local_port);
       time_wait_.kill(handle);
       index_.erase(t);
       pass_to_listener = true;
@@ -708,12 +723,12 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
     else std::memset(dst.data(), 0, dst.size());
   }
   const std::size_t l4 = hlen + seg.payload_len;
-  wire::write_ipv4_header(ip, config_.address, wire::Ipv4Addr{t.remote_ip}, wire::kIpProtoTcp,
+  wire::write_ipv4_header(ip, wire::Ipv4Addr{t.local_ip}, wire::Ipv4Addr{t.remote_ip}, wire::kIpProtoTcp,
                           static_cast<uint16_t>(l4), config_.ttl, 0, config_.tos, true, !offload);
   if (offload) {
-    wire::set_tcp_offload_pseudo_checksum_ipv4(tcp, config_.address.value, t.remote_ip, static_cast<uint16_t>(l4));
+    wire::set_tcp_offload_pseudo_checksum_ipv4(tcp, t.local_ip, t.remote_ip, static_cast<uint16_t>(l4));
   } else {
-    wire::fill_tcp_checksum_ipv4(tcp, l4, config_.address.value, t.remote_ip);  // MUST-2
+    wire::fill_tcp_checksum_ipv4(tcp, l4, t.local_ip, t.remote_ip);  // MUST-2
   }
   if (meta) {
     meta->checksum_offload = offload;

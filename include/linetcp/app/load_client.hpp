@@ -129,6 +129,7 @@ class LoadClient final : public engine::App {
   base::Instant now_;
   base::Instant next_poll_;
   double connect_credit_ = 0;  // connections the rate allows now
+  base::Instant connect_retry_at_;  // after a refused connect(), wait before trying again
   // Think time is the same for every connection, so waiting connections form a FIFO.
   std::vector<engine::ConnId> thinking_;
   std::size_t thinking_head_ = 0;

@@ -61,6 +61,10 @@ struct EndpointConfig {
   base::Duration arp_timeout = base::Duration::seconds(300);
   uint16_t ephemeral_first = 10000;  // source ports for connect()
   uint16_t ephemeral_last = 60999;
+  // More local addresses for connect() (a client's source range), taken in turn, each with the
+  // whole ephemeral port range; ARP and IPv4 input accept them all. 0.0.0.0: `address` alone.
+  wire::Ipv4Addr source_first;
+  wire::Ipv4Addr source_last;
   bool verify_checksums = true;  // false when the port verified them (or for fuzzing)
   bool tx_checksum_offload = false;  // the frame sink's port computes IPv4 and TCP checksums
   std::array<uint64_t, 2> secret{0x243F6A8885A308D3ull, 0x13198A2E03707344ull};  // ISN/cookie key
@@ -188,7 +192,11 @@ class Endpoint final : private tcp::ConnSink {
   uint32_t capacity() const { return conns_.capacity(); }
   uint32_t active_connections() const { return conns_.size(); }
   uint32_t time_wait_count() const { return time_wait_.size(); }
-  uint32_t ports_available() const { return ports_.available(); }
+  uint32_t ports_available() const;
+  // Whether `a` is one of our addresses (the main one or the source range).
+  bool is_local(wire::Ipv4Addr a) const {
+    return a == config_.address || a.value - source_first_ <= source_span_;
+  }
   const EndpointCounters& counters() const { return counters_; }
   const tcp::TcpCounters& tcp_counters() const { return tcp_counters_; }
   const EndpointConfig& config() const { return config_; }
@@ -208,7 +216,7 @@ class Endpoint final : private tcp::ConnSink {
     base::Instant armed_for = base::Instant::never();
     uint8_t app = 0;
     bool opened = false;     // the application saw on_open()
-    bool active = false;     // connect()ed: the source port came from ports_
+    bool active = false;     // connect()ed: the source port came from ports_ (of its address)
     bool embryonic = false;  // counted in syn_received_ (passive, handshake not done)
     bool waiting_arp = false;  // on arp_wait_ rather than ready_
   };
@@ -270,7 +278,11 @@ class Endpoint final : private tcp::ConnSink {
   TimerWheel wheel_;
   TimeWaitQueue time_wait_;
   NeighborCache neighbors_;
-  PortAllocator ports_;
+  PortAllocator& ports_of(uint32_t local_ip) { return *ports_[local_ip - source_first_]; }
+  uint32_t source_first_;  // the source range (just `address` when none is configured)
+  uint32_t source_span_;   // last - first
+  uint32_t next_source_ = 0;
+  std::vector<std::unique_ptr<PortAllocator>> ports_;  // one per source address
   tcp::IsnGenerator isn_;
   tcp::SynCookies cookies_;
   ReadyList ready_;
