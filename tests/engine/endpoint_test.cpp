@@ -942,6 +942,34 @@ TEST_F(PairTest, PortsExhaustedIsCounted) {
   EXPECT_EQ(pair.client().active_connections(), 2u);
 }
 
+TEST_F(PairTest, SourceAddressesAreTakenInTurnEachWithItsPorts) {
+  // A client with three source addresses and two ports each: six connections, two per address,
+  // each address answered by ARP (the server resolves every one before its SYN-ACK goes out).
+  PairOptions o;
+  o.client.ephemeral_first = 20000;
+  o.client.ephemeral_last = 20001;
+  o.client.source_first = wire::Ipv4Addr{0x0a000014};  // 10.0.0.20
+  o.client.source_last = wire::Ipv4Addr{0x0a000016};   // 10.0.0.22
+  EndpointPair pair(o);
+  RecordingApp server, client;
+  server.send_on_open = 10;
+  ASSERT_TRUE(pair.server().listen(80, server));
+  EXPECT_EQ(pair.client().ports_available(), 6u);
+  for (int i = 0; i < 6; ++i) ASSERT_NE(pair.client().connect(kServerIp, 80, client, pair.now()), kInvalidConn);
+  EXPECT_EQ(pair.client().connect(kServerIp, 80, client, pair.now()), kInvalidConn);
+  EXPECT_EQ(pair.client().counters().ports_exhausted, 1u);
+  ASSERT_TRUE(pair.run_until([&] { return client.data.size() == 60; }));
+  std::map<uint32_t, int> per_address;
+  for (ConnId id : server.opened) ++per_address[pair.server().tuple(id).remote_ip];
+  EXPECT_EQ(per_address, (std::map<uint32_t, int>{{0x0a000014, 2}, {0x0a000015, 2}, {0x0a000016, 2}}));
+  EXPECT_TRUE(pair.client().is_local(wire::Ipv4Addr{0x0a000015}));
+  EXPECT_FALSE(pair.client().is_local(wire::Ipv4Addr{0x0a000017}));
+  // Closing returns each port to its own address's table (after TIME_WAIT).
+  for (ConnId id : client.opened) pair.client().close(id);
+  for (ConnId id : server.opened) pair.server().close(id);
+  ASSERT_TRUE(pair.run_until([&] { return pair.client().ports_available() == 6; }, Duration::seconds(300)));
+}
+
 TEST_F(PairTest, AbortSendsRstAndBothApplicationsHear) {
   RecordingApp server, client;
   ASSERT_TRUE(pair_.server().listen(80, server));
