@@ -108,21 +108,26 @@ ConnId Endpoint::new_connection(const FourTuple& t, uint8_t app) {
 }
 
 ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, Instant now,
-                         const tcp::TcpParams* params, uint16_t local_port) {
+                         const tcp::TcpParams* params, uint16_t local_port, wire::Ipv4Addr local) {
+  // MUST-43: a local address given must be one of our source addresses.
+  if (!local.is_unspecified() && local.value - source_first_ > source_span_) return kInvalidConn;
   // MUST-46: no connections to broadcast or multicast addresses.
   if (remote.is_multicast() || remote.is_broadcast() || remote.is_unspecified() ||
       remote == prefix_.directed_broadcast() || remote_port == 0)
     return kInvalidConn;
   const uint8_t slot = app_slot(app, params);
   if (slot == 255) return kInvalidConn;
-  FourTuple t{source_first_, remote.value, local_port, remote_port};
+  FourTuple t{local.is_unspecified() ? source_first_ : local.value, remote.value, local_port, remote_port};
   bool owned = false;
   if (local_port == 0) {
     // Source addresses in turn; on each, a port whose tuple to this peer is free (not in use, not
     // in TIME_WAIT) and, with RSS, whose replies come back to this worker.
-    for (uint32_t tried = 0; tried <= source_span_ && t.local_port == 0; ++tried) {
-      t.local_ip = source_first_ + next_source_;
-      next_source_ = next_source_ == source_span_ ? 0 : next_source_ + 1;
+    const uint32_t choices = local.is_unspecified() ? source_span_ + 1 : 1;
+    for (uint32_t tried = 0; tried < choices && t.local_port == 0; ++tried) {
+      if (local.is_unspecified()) {
+        t.local_ip = source_first_ + next_source_;
+        next_source_ = next_source_ == source_span_ ? 0 : next_source_ + 1;
+      }
       t.local_port = ports_of(t.local_ip).acquire_if(
         [&](uint16_t p) {
           FourTuple probe = t;

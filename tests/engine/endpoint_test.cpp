@@ -963,11 +963,25 @@ TEST_F(PairTest, SourceAddressesAreTakenInTurnEachWithItsPorts) {
   for (ConnId id : server.opened) ++per_address[pair.server().tuple(id).remote_ip];
   EXPECT_EQ(per_address, (std::map<uint32_t, int>{{0x0a000014, 2}, {0x0a000015, 2}, {0x0a000016, 2}}));
   EXPECT_TRUE(pair.client().is_local(wire::Ipv4Addr{0x0a000015}));
+  // RFC9293 MUST-43: a local address given to OPEN is used, and one that is not ours refused.
+  // RFC9293 MUST-44: without one, the endpoint chose them in turn (above).
+  // RFC9293 MUST-45: every segment the server saw came from the connection's own address.
+  EXPECT_EQ(pair.client().connect(kServerIp, 80, client, pair.now(), nullptr, 0, wire::Ipv4Addr{0x0a000017}),
+            kInvalidConn);
+  EXPECT_EQ(pair.client().connect(kServerIp, 80, client, pair.now(), nullptr, 0, wire::Ipv4Addr{0x0a000015}),
+            kInvalidConn);  // its two ports are taken
+  EXPECT_EQ(pair.client().counters().ports_exhausted, 2u);
   EXPECT_FALSE(pair.client().is_local(wire::Ipv4Addr{0x0a000017}));
   // Closing returns each port to its own address's table (after TIME_WAIT).
   for (ConnId id : client.opened) pair.client().close(id);
   for (ConnId id : server.opened) pair.server().close(id);
   ASSERT_TRUE(pair.run_until([&] { return pair.client().ports_available() == 6; }, Duration::seconds(300)));
+  const ConnId chosen =
+      pair.client().connect(kServerIp, 80, client, pair.now(), nullptr, 0, wire::Ipv4Addr{0x0a000016});
+  ASSERT_NE(chosen, kInvalidConn);
+  EXPECT_EQ(pair.client().tuple(chosen).local_ip, 0x0a000016u);
+  ASSERT_TRUE(pair.run_until([&] { return server.opened.size() == 7; }));
+  EXPECT_EQ(pair.server().tuple(server.opened.back()).remote_ip, 0x0a000016u);
 }
 
 TEST_F(PairTest, AbortSendsRstAndBothApplicationsHear) {

@@ -162,9 +162,12 @@ class Endpoint final : private tcp::ConnSink {
   bool listen(uint16_t port, App& app, const tcp::TcpParams* params = nullptr);
   void unlisten(uint16_t port);
   // Active open; kInvalidConn when no source port or connection slot is left (counted).
-  // `local_port` 0 picks one from the ephemeral range.
+  // `local_port` 0 picks one from the ephemeral range. `local` (MUST-43) names one of our source
+  // addresses; unset, the endpoint takes its source addresses in turn (MUST-44). Every segment of
+  // the connection carries that address (MUST-45).
   ConnId connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, base::Instant now,
-                 const tcp::TcpParams* params = nullptr, uint16_t local_port = 0);
+                 const tcp::TcpParams* params = nullptr, uint16_t local_port = 0,
+                 wire::Ipv4Addr local = wire::Ipv4Addr{});
   // `bytes` more of the send stream are ready (the app will be asked for them by offset).
   void send(ConnId id, uint64_t bytes);
   void send_urgent(ConnId id);
