@@ -153,7 +153,7 @@ class Endpoint final : private tcp::ConnSink {
   std::size_t poll_output(FrameSink& sink, base::Instant now, std::size_t max_frames);
   // Runs due timers and TIME_WAIT expiry.
   void advance(base::Instant now);
-  // When advance() next has work (or now, when output is pending), or Instant::never().
+  // When advance() next has work, or Instant::never(). Pending output is has_output()'s to say.
   base::Instant next_deadline() const;
   bool has_output() const { return !ready_.empty() || control_count_ > 0; }
 
