@@ -125,8 +125,14 @@ class Controller {
 // One role's run: its port, its workers (each with an endpoint and a workload) and its control.
 class Side {
  public:
-  Side(const control::Config& config, double duration_s) : config_(config), duration_s_(duration_s) {
+  Side(const control::Config& config, double duration_s, uint32_t capture_frames = 0)
+      : config_(config), duration_s_(duration_s) {
     const uint32_t n = config.dpdk.workers;
+    epoch_ns_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+    for (uint32_t i = 0; capture_frames > 0 && i < n; ++i)
+      captures_.push_back(std::make_unique<control::Capture>(capture_frames, config.dpdk.mbuf_data_room));
     port_ = std::make_unique<dpdk::Port>(config.port, config.dpdk, static_cast<uint16_t>(n));
     params_ = control::tcp_params(config);
     // Each worker's endpoint settings (a client's source-port share among them).
@@ -149,7 +155,8 @@ class Side {
     for (uint32_t i = 0; i < n; ++i) {
       workers_.push_back(std::make_unique<dpdk::Worker>(i, *port_, static_cast<uint16_t>(i), endpoints[i],
                                                         control::make_workload(config, params_, i, n),
-                                                        config.dpdk, steering_.get()));
+                                                        config.dpdk, steering_.get(),
+                                                        captures_.empty() ? nullptr : captures_[i].get()));
       if (hardware_steering && config.client) {
         rss_filters_[i] = {&*port_->rss_map(), static_cast<uint16_t>(i)};
         workers_[i]->endpoint().set_port_filter(&RssFilter::accept, &rss_filters_[i]);
@@ -176,6 +183,19 @@ class Side {
   void run_worker0_here() { workers_[0]->run(g_stop_workers, kGrace, [&] { return controller_->tick(); }); }
   Controller& controller() { return *controller_; }
   std::size_t workers() const { return workers_.size(); }
+
+  // The frames --capture kept, as one pcap file.
+  void write_capture(const std::string& path) const {
+    if (path.empty() || captures_.empty()) return;
+    std::vector<const control::Capture*> all;
+    std::size_t frames = 0;
+    for (const auto& c : captures_) {
+      all.push_back(c.get());
+      frames += c->count();
+    }
+    control::Capture::write_pcap(path, all, epoch_ns_);
+    spdlog::info("capture: {} frames written to {}", frames, path);
+  }
 
   // The human summary on stdout, and the JSON report if asked for.
   void finish(const std::string& report_path) {
@@ -211,6 +231,8 @@ class Side {
   std::vector<RssFilter> rss_filters_;
   std::vector<LaunchArg> args_;
   std::unique_ptr<Controller> controller_;
+  std::vector<std::unique_ptr<control::Capture>> captures_;
+  uint64_t epoch_ns_ = 0;
 };
 
 std::vector<unsigned> worker_lcores() {
@@ -221,7 +243,7 @@ std::vector<unsigned> worker_lcores() {
 }
 
 int run(const control::Config& config, const std::vector<std::string>& eal_args, double duration_s,
-        const std::string& report_path) {
+        const std::string& report_path, const std::string& capture_path, uint32_t capture_frames) {
   dpdk::eal_init(eal_args);
   const uint32_t n = config.dpdk.workers;
   std::vector<unsigned> lcores = worker_lcores();
@@ -232,7 +254,7 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
     throw std::runtime_error("dpdk.workers = " + std::to_string(n) + " needs " + std::to_string(n) +
                              " lcores (or one more for control); EAL has " + std::to_string(lcores.size() + 1) +
                              " (set -l / --lcores in [dpdk] eal)");
-  Side side(config, duration_s);
+  Side side(config, duration_s, capture_path.empty() ? 0 : capture_frames);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   side.launch(main_runs_worker ? 1 : 0, lcores);
@@ -244,6 +266,7 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
   g_stop_workers.store(true);
   rte_eal_mp_wait_lcore();
   side.finish(report_path);
+  side.write_capture(capture_path);
   side.close();
   dpdk::eal_cleanup();
   return 0;
@@ -285,7 +308,8 @@ int main(int argc, char** argv) {
   std::string config_path, server_config_path, client_config_path;
   std::vector<std::string> overrides, server_overrides, client_overrides;
   double duration_s = -1;
-  std::string report_path, server_report_path;
+  std::string report_path, server_report_path, capture_path;
+  uint32_t capture_frames = 10000;
   std::string log_level;
   std::vector<std::string> eal_extra;
   auto common = [&](CLI::App* sub) {
@@ -298,6 +322,9 @@ int main(int argc, char** argv) {
     CLI::App* sub = cli.add_subcommand(name, std::string("run as the ") + name);
     sub->add_option("--config,-c", config_path, "TOML configuration file")->required();
     sub->add_option("--report", report_path, "write the JSON report to this file at exit");
+    sub->add_option("--capture", capture_path, "write the first frames of the run (both ways) to this pcap file");
+    sub->add_option("--capture-frames", capture_frames, "how many frames --capture keeps per worker (default 10000)")
+        ->check(CLI::Range(1u, 10'000'000u));
     common(sub);
   }
   CLI::App* pair = cli.add_subcommand(
@@ -359,7 +386,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> eal = config.dpdk.eal;
   eal.insert(eal.end(), eal_extra.begin(), eal_extra.end());
   try {
-    return run(config, eal, duration_s, report_path);
+    return run(config, eal, duration_s, report_path, capture_path, capture_frames);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -63,6 +63,7 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
     m->l3_len = meta.l3_len;
   }
   counters_.tx_bytes += len;
+  if (capture) capture->record({rte_pktmbuf_mtod(m, const uint8_t*), len}, now_ns);
   pending_[pending_count_++] = m;
   if (pending_count_ >= burst_) flush();
 }
@@ -82,14 +83,15 @@ void TxBatch::flush() {
 
 Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
                std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk,
-               const Steering* steering)
+               const Steering* steering, control::Capture* capture)
     : index_(index),
       port_(port),
       queue_(queue),
       dpdk_(dpdk),
       endpoint_(std::make_unique<engine::Endpoint>(endpoint)),
       workload_(std::move(workload)),
-      steering_(steering && steering->workers() > 1 ? steering : nullptr) {}
+      steering_(steering && steering->workers() > 1 ? steering : nullptr),
+      capture_(capture) {}
 
 uint16_t Worker::steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine) {
   uint16_t kept = 0;
@@ -135,6 +137,7 @@ void Worker::deliver(rte_mbuf** frames, uint16_t n, Instant now) {
       ++stats_.port.rx_oversized;  // larger than one mbuf: we run without scatter
       continue;
     }
+    if (capture_) capture_->record({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now.ns());
     ep.input({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now);
   }
   if (n) rte_pktmbuf_free_bulk(frames, n);
@@ -166,6 +169,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   engine::Endpoint& ep = *endpoint_;
   app::Workload& work = *workload_;
   TxBatch tx(port_.id(), queue_, port_.pool(), static_cast<uint16_t>(dpdk_.tx_burst), stats_.port);
+  tx.capture = capture_;
   const uint16_t rx_burst = static_cast<uint16_t>(std::min<uint32_t>(dpdk_.rx_burst, 512));
   rte_mbuf* rx[512];
 
@@ -178,6 +182,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
 
   for (;;) {
     now = clock.now();
+    tx.now_ns = now.ns();
     ++stats_.loops;
     work.set_time(now);
 

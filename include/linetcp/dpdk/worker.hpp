@@ -9,6 +9,7 @@
 
 #include "linetcp/app/workload.hpp"
 #include "linetcp/base/seqlock.hpp"
+#include "linetcp/control/capture.hpp"
 #include "linetcp/control/stats.hpp"
 #include "linetcp/dpdk/port.hpp"
 #include "linetcp/dpdk/steering.hpp"
@@ -27,6 +28,9 @@ class TxBatch final : public engine::FrameSink {
   std::span<uint8_t> alloc_frame() override;
   void commit_frame(std::size_t len, const engine::TxMeta& meta) override;
   void flush();
+  // --capture: sent frames are recorded too, stamped with the loop's time.
+  control::Capture* capture = nullptr;
+  uint64_t now_ns = 0;
 
  private:
   static constexpr uint16_t kMax = 512;
@@ -47,7 +51,7 @@ class Worker {
   // the wrong worker to their owner.
   Worker(uint32_t index, Port& port, uint16_t queue, const engine::EndpointConfig& endpoint,
          std::unique_ptr<app::Workload> workload, const control::DpdkConfig& dpdk,
-         const Steering* steering = nullptr);
+         const Steering* steering = nullptr, control::Capture* capture = nullptr);
 
   // The loop. `stop` ends the workload (the client closes its connections); the loop returns
   // once the workload is finished or `grace` has passed. `hook`, when set, runs about every
@@ -74,6 +78,7 @@ class Worker {
   std::unique_ptr<engine::Endpoint> endpoint_;
   std::unique_ptr<app::Workload> workload_;
   const Steering* steering_;
+  control::Capture* capture_;  // --capture (null: off)
   control::WorkerStats stats_{};  // the worker's own copy, published now and then
   base::SeqLock<control::WorkerStats> published_;
 };
