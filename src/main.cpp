@@ -19,6 +19,7 @@
 #include "linetcp/control/stats.hpp"
 #include "linetcp/dpdk/port.hpp"
 #include "linetcp/dpdk/steering.hpp"
+#include "linetcp/dpdk/telemetry.hpp"
 #include "linetcp/dpdk/worker.hpp"
 
 using namespace linetcp;
@@ -182,6 +183,12 @@ class Side {
   // Runs worker 0 on the calling (main) lcore, with this side's control work in between.
   void run_worker0_here() { workers_[0]->run(g_stop_workers, kGrace, [&] { return controller_->tick(); }); }
   Controller& controller() { return *controller_; }
+  // What the /linetcp/* telemetry commands read for this side.
+  dpdk::TelemetrySource telemetry() {
+    return {std::string(control::to_string(config_.role)),
+            [this](nlohmann::json* per_worker) { return controller_->collect(per_worker); },
+            control::to_json(config_)};
+  }
   std::size_t workers() const { return workers_.size(); }
 
   // The frames --capture kept, as one pcap file.
@@ -255,6 +262,7 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
                              " lcores (or one more for control); EAL has " + std::to_string(lcores.size() + 1) +
                              " (set -l / --lcores in [dpdk] eal)");
   Side side(config, duration_s, capture_path.empty() ? 0 : capture_frames);
+  dpdk::telemetry_publish({side.telemetry()});
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   side.launch(main_runs_worker ? 1 : 0, lcores);
@@ -265,6 +273,7 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
   }
   g_stop_workers.store(true);
   rte_eal_mp_wait_lcore();
+  dpdk::telemetry_withdraw();
   side.finish(report_path);
   side.write_capture(capture_path);
   side.close();
@@ -284,6 +293,7 @@ int run_pair(const control::Config& server, const control::Config& client, const
   dpdk::make_ring_pair("server", "client", 8192, static_cast<int>(rte_socket_id()));
   Side server_side(server, 0);
   Side client_side(client, duration_s);
+  dpdk::telemetry_publish({server_side.telemetry(), client_side.telemetry()});
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   server_side.launch(0, lcores);
@@ -292,6 +302,7 @@ int run_pair(const control::Config& server, const control::Config& client, const
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   g_stop_workers.store(true);
   rte_eal_mp_wait_lcore();
+  dpdk::telemetry_withdraw();
   server_side.finish(server_report);
   client_side.finish(client_report);
   server_side.close();

@@ -43,6 +43,7 @@ void WorkerStats::add(const WorkerStats& o) {
   time_wait += o.time_wait;
   ports_available += o.ports_available;
   client_active += o.client_active;
+  for (std::size_t i = 0; i < states.size(); ++i) states[i] += o.states[i];
 #define ADD(f) port.f += o.port.f;
   LINETCP_PORT_FIELDS(ADD)
 #undef ADD

@@ -5,6 +5,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_pdump.h>
 #include <rte_ring.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -27,9 +28,19 @@ void eal_init(const std::vector<std::string>& args) {
   if (rte_eal_init(static_cast<int>(owned.size()), argv.data()) < 0)
     throw std::runtime_error(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno) +
                              " (EAL arguments come from [dpdk] eal and after --)");
+  // dpdk-dumpcap (a secondary process) can capture our ports. It needs DPDK's multi-process
+  // support: not with --in-memory or --no-shconf, where this says so and goes on.
+  if (rte_pdump_init() == 0) {
+    spdlog::info("capture: dpdk-dumpcap --file-prefix=<this run's prefix> -i <port> can attach");
+  } else {
+    spdlog::debug("capture: rte_pdump unavailable ({}); use --capture FILE", rte_strerror(rte_errno));
+  }
 }
 
-void eal_cleanup() { rte_eal_cleanup(); }
+void eal_cleanup() {
+  rte_pdump_uninit();
+  rte_eal_cleanup();
+}
 
 void make_ring_pair(const std::string& a, const std::string& b, unsigned ring_size, int socket) {
   rte_ring* a_to_b = rte_ring_create((a + "_tx").c_str(), ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);

@@ -143,8 +143,9 @@ void Worker::deliver(rte_mbuf** frames, uint16_t n, Instant now) {
   if (n) rte_pktmbuf_free_bulk(frames, n);
 }
 
-void Worker::publish() {
+void Worker::publish(bool with_states) {
   const engine::Endpoint& ep = *endpoint_;
+  if (with_states) stats_.states = ep.state_histogram();
   stats_.active_connections = ep.active_connections();
   stats_.time_wait = ep.time_wait_count();
   stats_.ports_available = ep.ports_available();
@@ -176,6 +177,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   Instant now = clock.now();
   work.start(ep, now);
   Instant next_publish = now;
+  Instant next_states = now;
   Instant next_hook = now;
   Instant stop_deadline = Instant::never();
   bool stopping = false;
@@ -213,7 +215,9 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
     tx.flush();
 
     if (now >= next_publish) {
-      publish();
+      const bool states = now >= next_states;
+      if (states) next_states = now + Duration::seconds(1);
+      publish(states);
       next_publish = now + Duration::millis(50);
     }
     if (hook && now >= next_hook) {
@@ -235,7 +239,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   if (!work.finished())
     spdlog::warn("worker {}: {} connection(s) still open after the {:.1f} s grace period", index_,
                  work.client() ? work.client()->active() : 0u, grace.seconds_f());
-  publish();
+  publish(true);
 }
 
 }  // namespace linetcp::dpdk

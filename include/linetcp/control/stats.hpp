@@ -2,6 +2,7 @@
 // their sum, the live status line, and the final human summary and JSON report.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct WorkerStats {
   uint32_t time_wait = 0;
   uint32_t ports_available = 0;
   uint32_t client_active = 0;
+  // Connections by TCP state (tcp::State order; TIME-WAIT counts the compact records), refreshed
+  // about once a second: counting walks the connection table.
+  std::array<uint32_t, 11> states{};
   PortCounters port;
   engine::EndpointCounters endpoint;
   tcp::TcpCounters tcp;

@@ -66,7 +66,7 @@ class Worker {
   engine::Endpoint& endpoint() { return *endpoint_; }
 
  private:
-  void publish();
+  void publish(bool with_states);
   // Hands each received frame to its owner; keeps ours in `mine`, returns how many.
   uint16_t steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine);
   void deliver(rte_mbuf** frames, uint16_t n, base::Instant now);
