@@ -219,12 +219,12 @@ class Side {
       spdlog::info("report written to {}", report_path);
     }
   }
-  // Frees everything before rte_eal_cleanup().
-  void close() {
+  // Frees everything before rte_eal_cleanup(); returns the mbufs that never came back.
+  uint32_t close() {
     controller_.reset();
     workers_.clear();
     steering_.reset();
-    port_->stop();
+    return port_->stop();
   }
 
  private:
@@ -249,8 +249,20 @@ std::vector<unsigned> worker_lcores() {
   return lcores;
 }
 
+// After the run: keep the port open, not polling, until a signal or `seconds` pass. memif in DPDK
+// 22.11 can crash a process that polls while its peer disconnects (the PMD unmaps the rings under
+// the burst); a peer that stops first while we linger is safe. Tests and the demo use it.
+void linger(double seconds) {
+  if (seconds <= 0) return;
+  g_signalled.store(false);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_signalled.load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 int run(const control::Config& config, const std::vector<std::string>& eal_args, double duration_s,
-        const std::string& report_path, const std::string& capture_path, uint32_t capture_frames) {
+        const std::string& report_path, const std::string& capture_path, uint32_t capture_frames,
+        double linger_s) {
   dpdk::eal_init(eal_args);
   const uint32_t n = config.dpdk.workers;
   std::vector<unsigned> lcores = worker_lcores();
@@ -276,9 +288,10 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
   dpdk::telemetry_withdraw();
   side.finish(report_path);
   side.write_capture(capture_path);
-  side.close();
+  linger(linger_s);
+  const uint32_t leaked = side.close();
   dpdk::eal_cleanup();
-  return 0;
+  return leaked == 0 ? 0 : 1;
 }
 
 // Client and server in one process, joined by two rings made into ports (no NIC, no hugepages
@@ -305,10 +318,10 @@ int run_pair(const control::Config& server, const control::Config& client, const
   dpdk::telemetry_withdraw();
   server_side.finish(server_report);
   client_side.finish(client_report);
-  server_side.close();
-  client_side.close();
+  dpdk::drain_ring_pair();
+  const uint32_t leaked = server_side.close() + client_side.close();
   dpdk::eal_cleanup();
-  return 0;
+  return leaked == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -321,6 +334,7 @@ int main(int argc, char** argv) {
   double duration_s = -1;
   std::string report_path, server_report_path, capture_path;
   uint32_t capture_frames = 10000;
+  double linger_s = 0;
   std::string log_level;
   std::vector<std::string> eal_extra;
   auto common = [&](CLI::App* sub) {
@@ -336,6 +350,9 @@ int main(int argc, char** argv) {
     sub->add_option("--capture", capture_path, "write the first frames of the run (both ways) to this pcap file");
     sub->add_option("--capture-frames", capture_frames, "how many frames --capture keeps per worker (default 10000)")
         ->check(CLI::Range(1u, 10'000'000u));
+    sub->add_option("--linger", linger_s,
+                    "after the run and its report, keep the port open (not polling) up to this many seconds, "
+                    "until SIGINT/SIGTERM: lets a memif peer stop first");
     common(sub);
   }
   CLI::App* pair = cli.add_subcommand(
@@ -397,7 +414,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> eal = config.dpdk.eal;
   eal.insert(eal.end(), eal_extra.begin(), eal_extra.end());
   try {
-    return run(config, eal, duration_s, report_path, capture_path, capture_frames);
+    return run(config, eal, duration_s, report_path, capture_path, capture_frames, linger_s);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

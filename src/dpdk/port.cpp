@@ -42,10 +42,22 @@ void eal_cleanup() {
   rte_eal_cleanup();
 }
 
+namespace {
+std::vector<rte_ring*> g_pair_rings;  // the wire of `linetcp pair`, drained before the pools go
+}  // namespace
+
+void drain_ring_pair() {
+  for (rte_ring* r : g_pair_rings) {
+    void* m;
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  }
+}
+
 void make_ring_pair(const std::string& a, const std::string& b, unsigned ring_size, int socket) {
   rte_ring* a_to_b = rte_ring_create((a + "_tx").c_str(), ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   rte_ring* b_to_a = rte_ring_create((b + "_tx").c_str(), ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (!a_to_b || !b_to_a) throw std::runtime_error(std::string("ring pair: ") + rte_strerror(rte_errno));
+  g_pair_rings = {a_to_b, b_to_a};
   if (rte_eth_from_rings(a.c_str(), &b_to_a, 1, &a_to_b, 1, static_cast<unsigned>(socket)) < 0 ||
       rte_eth_from_rings(b.c_str(), &a_to_b, 1, &b_to_a, 1, static_cast<unsigned>(socket)) < 0)
     throw std::runtime_error(std::string("ring pair: cannot create the ports: ") + rte_strerror(rte_errno));
@@ -174,17 +186,22 @@ void Port::log_link() const {
                link.link_duplex ? "full" : "half");
 }
 
-void Port::stop() {
+uint32_t Port::stop() {
   if (started_) {
     started_ = false;
     rte_eth_dev_stop(port_id_);
-    rte_eth_dev_close(port_id_);
+    rte_eth_dev_close(port_id_);  // returns the mbufs the RX descriptors held
   }
-  // The pool goes with the port, and before rte_eal_cleanup() (which unmaps its memory).
+  // Leak accounting: with the workers gone and the port closed, every mbuf must be back.
+  uint32_t leaked = 0;
   if (pool_) {
+    leaked = rte_mempool_in_use_count(pool_);
+    if (leaked) spdlog::error("port {}: {} mbufs were not returned to the pool", name_, leaked);
+    // The pool goes with the port, and before rte_eal_cleanup() (which unmaps its memory).
     rte_mempool_free(pool_);
     pool_ = nullptr;
   }
+  return leaked;
 }
 
 Port::~Port() { stop(); }

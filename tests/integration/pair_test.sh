@@ -113,14 +113,25 @@ else
     sleep 0.1
   done
 
-  timeout 60 "$linetcp" client --config "$srcroot/config/client-memif.toml" --set "dpdk.eal=$(eal 1 c "$client_vdev")" \
+  # The client lingers after its run (port open, not polling) so that the server stops first:
+  # DPDK 22.11's memif can crash a process that polls while its peer disconnects.
+  timeout 90 "$linetcp" client --config "$srcroot/config/client-memif.toml" --set "dpdk.eal=$(eal 1 c "$client_vdev")" \
     --set port.device="$device" --set tcp.msl_s=0.2 --set status.interval_s=0 --duration "$seconds" \
-    "${client_opts[@]}" --report "$work/client.json" >"$work/client.log" 2>&1 || fail "the client failed"
-
-  # Let the server finish its side of the closes (LAST-ACK), then stop it.
+    "${client_opts[@]}" --report "$work/client.json" --linger 60 >"$work/client.log" 2>&1 &
+  client_pid=$!
+  pids+=("$client_pid")
+  for _ in $(seq $((seconds * 10 + 300))); do
+    [[ -s "$work/client.json" ]] && break
+    kill -0 "$client_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -s "$work/client.json" ]] || fail "the client wrote no report"
+  # Let the server finish its side of the closes (LAST-ACK), then stop it, then the client.
   sleep 1
   kill -TERM "$server_pid"
   wait "$server_pid" || fail "the server exited with an error"
+  kill -TERM "$client_pid"
+  wait "$client_pid" || fail "the client exited with an error (mbufs not returned?)"
 fi
 
 python3 - "$work/client.json" "$work/server.json" "$mode" "$srcroot/docs/report.schema.json" <<'PY' || fail "the reports disagree"

@@ -23,6 +23,8 @@ void eal_cleanup();
 // Two ethdev ports, net_ring_<a> and net_ring_<b>, over a pair of rings, each one's TX the other's RX: a wire
 // inside one process (net_ring), for a client and a server without NIC or hugepages.
 void make_ring_pair(const std::string& a, const std::string& b, unsigned ring_size, int socket);
+// Frees the frames still on that wire (they belong to the other side's pool) once workers stop.
+void drain_ring_pair();
 
 struct PortCaps {
   bool rx_checksum = false;  // the port verifies IPv4/TCP checksums and says so per packet
@@ -48,7 +50,8 @@ class Port {
   const std::string& name() const { return name_; }
   // Logs link state (the link may come up after start; TAP and memif report it late).
   void log_link() const;
-  void stop();
+  // Stops and closes the port and frees its pool; returns the mbufs still out (a leak).
+  uint32_t stop();
 
  private:
   void read_rss(const rte_eth_dev_info& info);
