@@ -226,9 +226,15 @@ void LoadClient::on_data(engine::Endpoint& ep, ConnId id, std::span<const uint8_
         if (!c.parser.complete()) break;
         if (c.parser.status() >= 200 && c.parser.status() < 300) ++counters_.status_2xx;
         else ++counters_.status_other;
-        const bool server_closes = !c.parser.keep_alive();
+        // RFC 9112 §9.6: after "Connection: close" no further request may go on this connection,
+        // so it is marked closing before request_done() could start the next one.
+        const bool server_closes = !c.parser.keep_alive() && !c.closing;
+        if (server_closes) c.closing = true;
         request_done(ep, id, now);
-        if (server_closes && !c.closing) close_connection(ep, id);
+        if (server_closes) {
+          if (options_.close_with_rst) ep.abort(id);
+          else ep.close(id);
+        }
       }
       c.received += data.size();
       break;
