@@ -6,19 +6,15 @@
 set -euo pipefail
 linetcp="${1:?usage: capture_test.sh LINETCP SRCROOT}"
 srcroot="${2:?}"
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-[[ -c /dev/net/tun ]] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-command -v tshark >/dev/null || { echo "SKIP: no tshark (scripts/setup installs it)"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lt_require tun tshark curl
 
 iface="ltcap$((RANDOM % 1000))"
 work="$(mktemp -d /tmp/linetcp-capture.XXXXXX)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  [[ -n "$pid" ]] && lt_stop "$pid"
   ip link del "$iface" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -29,11 +25,7 @@ fail() { echo "FAIL: $*"; tail -n 20 "$work/server.log"; [[ -f "$work/fields.txt
   --set "dpdk.eal=[\"-l\",\"0\",\"--no-huge\",\"--no-shconf\",\"-m\",\"256\",\"--no-pci\",\"--vdev=net_tap0,iface=$iface\"]" \
   --set network.address=10.83.0.2/24 --set status.interval_s=0 --capture "$work/run.pcap" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "the server exited at start"
-  sleep 0.1
-done
+lt_wait_started "$work/server.log" "$pid" || fail "the server did not start"
 ip addr add 10.83.0.1/24 dev "$iface"
 ip link set "$iface" up
 curl -sS --noproxy '*' --max-time 5 -o /dev/null http://10.83.0.2/ || fail "curl failed"

@@ -15,22 +15,19 @@ link="${3:?}"
 mode="${4:?}"
 seconds="${PAIR_SECONDS:-3}"
 
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
-need=192
-[[ "$link" == virtio ]] && need=320
-[[ "$link" == ring ]] && need=0
-((free >= need)) || { echo "SKIP: needs $need free 2 MB hugepages, $free free (scripts/setup reserves them)"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lt_require
+case "$link" in
+  memif) lt_require_hugepages 192 ;;
+  virtio) lt_require dpdk-testpmd; lt_require_hugepages 320 ;;
+esac
 
 id="$$_$RANDOM"
 work="$(mktemp -d "/tmp/linetcp-pair.$link.$mode.XXXXXX")"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
   # Hugepage files of processes that did not exit cleanly.
   rm -f /dev/hugepages/ltp"$id"* 2>/dev/null || true
   rm -rf "/var/run/dpdk/ltp${id}"* 2>/dev/null || true
@@ -107,11 +104,7 @@ else
     --report "$work/server.json" >"$work/server.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
-  for _ in $(seq 100); do
-    grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || fail "the server exited at start"
-    sleep 0.1
-  done
+  lt_wait_started "$work/server.log" "$server_pid" || fail "the server did not start"
 
   # The client lingers after its run (port open, not polling) so that the server stops first:
   # DPDK 22.11's memif can crash a process that polls while its peer disconnects.

@@ -8,19 +8,15 @@
 set -euo pipefail
 linetcp="${1:?usage: tap_workers_test.sh LINETCP SRCROOT}"
 srcroot="${2:?}"
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-[[ -c /dev/net/tun ]] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-command -v wrk >/dev/null || { echo "SKIP: no wrk (scripts/setup installs it)"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lt_require tun wrk
 
 iface="ltw$((RANDOM % 10000))"
 work="$(mktemp -d /tmp/linetcp-tapworkers.XXXXXX)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  [[ -n "$pid" ]] && lt_stop "$pid"
   ip link del "$iface" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -32,11 +28,7 @@ fail() { echo "FAIL: $*"; tail -n 30 "$work/server.log" 2>/dev/null; cat "$work"
   --set dpdk.workers=2 --set dpdk.mbufs=8191 --set network.address=10.79.0.2/24 --set tcp.msl_s=1 \
   --set status.interval_s=0 --report "$work/report.json" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "the server exited at start"
-  sleep 0.1
-done
+lt_wait_started "$work/server.log" "$pid" || fail "the server did not start"
 ip addr add 10.79.0.1/24 dev "$iface"
 ip link set "$iface" up
 ping -c 1 -W 2 10.79.0.2 >/dev/null || fail "no ping answer"

@@ -7,13 +7,10 @@
 set -euo pipefail
 linetcp="${1:?usage: telemetry_test.sh LINETCP SRCROOT}"
 srcroot="${2:?}"
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-[[ -c /dev/net/tun ]] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-for tool in dpdk-telemetry.py dpdk-dumpcap tshark wrk curl; do
-  command -v "$tool" >/dev/null || { echo "SKIP: no $tool (scripts/setup installs it)"; exit 77; }
-done
-free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
-((free >= 256)) || { echo "SKIP: needs 256 free 2 MB hugepages (multi-process EAL), $free free"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lt_require tun dpdk-telemetry.py dpdk-dumpcap tshark wrk curl
+lt_require_hugepages 256  # multi-process EAL
 
 id=$((RANDOM % 1000))
 iface="lttm$id"
@@ -21,11 +18,7 @@ prefix="lttm$id"
 work="$(mktemp -d /tmp/linetcp-telemetry.XXXXXX)"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
   ip link del "$iface" 2>/dev/null || true
   rm -f /dev/hugepages/"$prefix"* 2>/dev/null || true
   rm -rf "/var/run/dpdk/$prefix" "$work"
@@ -38,11 +31,7 @@ fail() { echo "FAIL: $*"; tail -n 20 "$work/server.log"; for f in "$work"/*.txt;
   --set network.address=10.86.0.2/24 --set status.interval_s=0 >"$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")
-for _ in $(seq 100); do
-  grep -q "worker(s)" "$work/server.log" 2>/dev/null && break
-  kill -0 "$server" 2>/dev/null || fail "the server exited at start"
-  sleep 0.1
-done
+lt_wait_started "$work/server.log" "$server" || fail "the server did not start"
 ip addr add 10.86.0.1/24 dev "$iface"
 ip link set "$iface" up
 ping -c 1 -W 2 10.86.0.2 >/dev/null || fail "no ping answer"
