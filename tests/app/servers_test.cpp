@@ -329,6 +329,31 @@ TEST_F(LoadClientTest, HttpShortConnectionsCountersAgree) {
   EXPECT_LE(c.connections_started, c.responses + o.concurrency);
 }
 
+TEST_F(LoadClientTest, NoRequestFollowsAConnectionCloseResponse) {
+  // RFC 9112 §9.6: after "Connection: close" the client must not send another request on that
+  // connection. A server without keep-alive answers every request so; with unlimited requests
+  // per connection the client must still get exactly one response per connection, none lost.
+  HttpServerOptions so;
+  so.keepalive = false;
+  HttpServer http(so, 1024);
+  ASSERT_TRUE(pair_.server().listen(80, http));
+  LoadClientOptions o;
+  o.target = kServerIp;
+  o.concurrency = 4;
+  o.requests_per_connection = 0;
+  LoadClient lc(o, pair_.client().capacity());
+  attach(lc);
+  ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 200; }, Duration::seconds(30)));
+  stop_and_drain(lc);
+  const app::ClientCounters& c = lc.counters();
+  EXPECT_EQ(c.incomplete, 0u);
+  EXPECT_EQ(c.errors(), 0u);
+  EXPECT_EQ(c.requests, c.responses);
+  EXPECT_EQ(http.counters().requests, c.requests);  // nothing more reached the server
+  EXPECT_GE(c.connections_established, c.responses);
+  EXPECT_LE(c.connections_established, c.responses + o.concurrency);
+}
+
 TEST_F(LoadClientTest, HttpKeepAliveReusesConnections) {
   HttpServer http(HttpServerOptions{}, 1024);
   ASSERT_TRUE(pair_.server().listen(80, http));
