@@ -359,8 +359,6 @@ std::array<uint32_t, 11> Endpoint::state_histogram() const {
   return h;
 }
 
-constexpr std::size_t Endpoint::connection_slot_bytes() { return sizeof(Conn); }
-std::size_t Endpoint::time_wait_record_bytes() { return sizeof(TimeWaitRecord); }
 
 std::size_t Endpoint::memory_bytes() const {
   return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() +

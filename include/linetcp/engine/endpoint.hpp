@@ -207,8 +207,6 @@ class Endpoint final : private tcp::ConnSink {
   std::array<uint32_t, 11> state_histogram() const;
   // Memory the endpoint holds for connections, TIME_WAIT records and indexes (its own accounting).
   std::size_t memory_bytes() const;
-  static constexpr std::size_t connection_slot_bytes();
-  static std::size_t time_wait_record_bytes();
 
  private:
   struct Conn {
