@@ -48,7 +48,7 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
       isn_(config.secret),
       cookies_({config.secret[1] ^ 0x5bd1e995ull, config.secret[0] + 0x27d4eb2full}),
       listeners_(std::make_unique<uint8_t[]>(65536)),
-      control_buf_(std::make_unique<uint8_t[]>(std::size_t{kControlSlots} * kControlFrameBytes)) {
+      control_buf_(std::make_unique_for_overwrite<uint8_t[]>(std::size_t{kControlSlots} * kControlFrameBytes)) {
   config_.tcp.mss = static_cast<uint16_t>(std::min<uint32_t>(config_.tcp.mss, config_.mtu - 40u));
   const bool range = !config.source_first.is_unspecified() && config.source_last >= config.source_first;
   source_first_ = range ? config.source_first.value : config.address.value;

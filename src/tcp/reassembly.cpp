@@ -7,7 +7,7 @@
 namespace linetcp::tcp {
 
 ChunkPool::ChunkPool(uint32_t chunks)
-    : chunks_(std::make_unique<Chunk[]>(chunks)), capacity_(chunks), free_head_(kNone), free_count_(0) {
+    : chunks_(std::make_unique_for_overwrite<Chunk[]>(chunks)), capacity_(chunks), free_head_(kNone), free_count_(0) {
   for (uint32_t i = chunks; i-- > 0;) free(i);
 }
 

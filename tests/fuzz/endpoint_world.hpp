@@ -160,7 +160,7 @@ class CheckedSink final : public engine::FrameSink {
   }
 
  private:
-  std::array<std::array<uint8_t, kFrameBytes>, kSlots> buf_{};
+  std::array<std::array<uint8_t, kFrameBytes>, kSlots> buf_;  // not zeroed: every frame is written before it is read
   std::vector<std::span<const uint8_t>> frames_;
   std::size_t budget_ = kSlots;
   bool open_ = false;
