@@ -110,7 +110,7 @@ def syn(sport, **kw):
 
 
 # --- checksums -----------------------------------------------------------------------------
-# RFC 9293 MUST-2/MUST-3 (the TCP checksum is checked), RFC 1122 3.2.1.2 (so is the IP one).
+# RFC9293 MUST-3 (the receiver checks the TCP checksum); RFC 1122 §3.2.1.2 (and the IP one).
 f = eth() / syn(50001)
 f = Ether(raw(f))
 f[IP].chksum ^= 0x5a5a
@@ -149,7 +149,7 @@ silent("TCP data offset below 5", [IP(src=MY_IP, dst=LT_IP) / TCP(sport=50006, d
        {50006})
 count("tcp_bad_header")
 
-# --- illegal option lengths: MUST-7, what came before the bad option is used, the rest not ----
+# --- illegal option lengths: RFC9293 MUST-7, what came before the bad option is used, the rest not
 def tcp_checksum(seg):
     pseudo = socket.inet_aton(MY_IP) + socket.inet_aton(LT_IP) + bytes([0, 6]) + len(seg).to_bytes(2, "big")
     data = pseudo + seg + (b"\0" if len(seg) % 2 else b"")
@@ -244,7 +244,8 @@ def expect_ack(name, frame, counter):
 
 
 # Far outside the window (1 GiB ahead): RFC 9293 §3.10.7.4 "If an incoming segment is not
-# acceptable, an acknowledgment should be sent in reply" (MUST-?: see the doc), then dropped.
+# acceptable, an acknowledgment should be sent in reply ... <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+# then dropped.
 expect_ack("data segment 1 GiB beyond the window", seg(lt_rcv_nxt + 2**30, "PA", b"x" * 10), "out_of_window")
 # RST in the window but not at RCV.NXT: RFC 5961 §3.2, a challenge ACK; the connection stays.
 expect_ack("RST in window, wrong sequence number", seg(lt_rcv_nxt + 1000, "R", ack=0), "challenge_rst")
@@ -259,7 +260,7 @@ print("ok   RST outside the window: no answer", flush=True)
 expect_ack("SYN on the established connection", seg(lt_rcv_nxt, "S", ack=0), "challenge_syn")
 # SYN+FIN on it: the SYN rule applies first.
 expect_ack("SYN+FIN on the established connection", seg(lt_rcv_nxt, "SF", ack=0), "challenge_syn")
-# In-window data with a bad checksum: dropped; the byte stream is unchanged (checked below).
+# In-window data with a bad checksum (RFC9293 MUST-3): dropped; the stream is unchanged (checked below).
 f = Ether(raw(eth() / seg(lt_rcv_nxt, "PA", b"EVIL!")))
 f[TCP].chksum ^= 0x1111
 send(f)

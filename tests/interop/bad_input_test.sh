@@ -24,6 +24,9 @@ done
 flood=200
 backlog=16
 lt_start server server --set server.http.body_size=1024 --set tcp.msl_s=1 --set "tcp.syn_backlog=$backlog"
+# The crafted frames use ports 50000-59999 and bad_input.py captures what comes back to them:
+# the kernel's own connections (wrk's, curl's, the echo socket) take their ports below.
+lt_ns sysctl -qw net.ipv4.ip_local_port_range="32768 49999"
 lt_bg wrk wrk -t1 -c4 -d20s --timeout 5s "http://$LT_OUR_IP/"
 # wrk's connections first (a bounded wait on the server answering), then the cases beside them.
 for ((i = 0; i < 50; i++)); do
