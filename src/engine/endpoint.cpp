@@ -419,6 +419,13 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
 }
 
 void Endpoint::queue_arp_request(wire::Ipv4Addr target) {
+  // Requests for waiting connections are retried anyway: they take at most half the ring, so
+  // that answers to peers (RSTs, SYN cookies) find room even when thousands wait (a SYN flood
+  // from spoofed sources that never answer ARP).
+  if (control_count_ >= kControlSlots / 2) {
+    ++counters_.control_queue_full;
+    return;
+  }
   uint8_t* f = control_frame();
   if (!f) return;
   wire::write_ethernet(f, wire::MacAddr::broadcast(), config_.mac, wire::kEtherTypeArp);

@@ -452,6 +452,36 @@ TEST_F(EndpointTest, AckToAListenerGetsRstAndABareSegmentIsDropped) {
   EXPECT_EQ(counted(ep_.counters()), (Counts{{"tcp_rst_sent_no_conn", 1}, {"tcp_no_conn_dropped", 1}}));
 }
 
+// Room in the ARP cache for hundreds of unresolved neighbours.
+class ManyNeighborsTest : public EndpointTest {
+ protected:
+  ManyNeighborsTest() : EndpointTest(config()) {}
+  static engine::EndpointConfig config() {
+    engine::EndpointConfig c = pair_config(Side::kServer);
+    c.neighbor_capacity = 1024;
+    return c;
+  }
+};
+
+TEST_F(ManyNeighborsTest, ArpRequestsLeaveRoomForAnswersWhenManyConnectionsWait) {
+  // 200 connections to addresses nobody resolves (as SYN-RECEIVED ones to spoofed sources would
+  // be), while the port takes nothing: their ARP requests take at most half the answer ring.
+  for (uint32_t i = 0; i < 200; ++i)
+    ASSERT_NE(ep_.connect(wire::Ipv4Addr{0x0a000010 + i}, 80, app_, now_), kInvalidConn);
+  FrameCollector refusing(0);
+  ep_.poll_output(refusing, now_, 512);
+  // A SYN to a closed port still gets its RST (RFC 9293 §3.10.7.1).
+  ep_.input(make_tcp_frame(syn(1000, 40000, 81)), now_);
+  std::size_t arps = 0, rsts = 0;
+  for (const auto& f : output()) {
+    if (f.size() >= 14 && f[12] == 0x08 && f[13] == 0x06) ++arps;
+    else if (parse_frame(f).ok && parse_frame(f).flags == (kTcpRst | kTcpAck)) ++rsts;
+  }
+  EXPECT_EQ(arps, 64u);
+  EXPECT_EQ(rsts, 1u);
+  EXPECT_EQ(ep_.counters().control_queue_full, 200u - 64u);
+}
+
 TEST_F(EndpointTest, SynFinToAListenerIsDroppedAndCounted) {
   // SYN+FIN opens nothing (Linux drops it too): no SYN-ACK, no SYN-RECEIVED slot, no RST. A plain
   // SYN from the same tuple afterwards still opens.

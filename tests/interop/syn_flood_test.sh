@@ -15,7 +15,7 @@ lt_init syn 10.81.22 "$@"
 lt_require wrk curl
 
 backlog=4096
-lt_start server server --set server.http.body_size=1024 --set tcp.msl_s=1
+lt_start server server --set server.http.body_size=1024 --set tcp.msl_s=1 --set "network.gateway=${LT_KERNEL_IP}"
 iface="$LT_IFACE"
 rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/${LT_PID[server]}/status"; }
 rss_before="$(rss_kib)"
