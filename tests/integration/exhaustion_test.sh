@@ -30,7 +30,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lt_require python3
 
 work="$(mktemp -d "/tmp/linetcp-exhaust.$mode.XXXXXX")"
-cleanup() { [[ -n "${LT_KEEP_WORK:-}" ]] && echo "kept $work" || rm -rf "$work"; }
+cleanup() { if [[ -n "${LT_KEEP_WORK:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -n 30 "$work/pair.log"; exit 1; }
 

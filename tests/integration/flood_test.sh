@@ -10,6 +10,7 @@ work="$(mktemp -d /tmp/linetcp-flood.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 
+# shellcheck disable=SC2054  # the comma is the vdev argument's own
 eal=(-- -l 0 --no-huge --no-shconf --no-telemetry -m 256 --no-pci --vdev=net_null0,no-rx=1)
 common=(--device net_null0 --target 10.0.0.1:80 --target-mac 02:00:00:00:00:01)
 

@@ -26,13 +26,13 @@ rss_before="$(rss_kib)"
 lt_bg wrk wrk -t1 -c8 -d10s --timeout 20s -H "Connection: close" "http://$LT_OUR_IP/"
 # The flood: its own DPDK process (no hugepages, its own memory), an af_packet port on the
 # namespace's end of the server's TAP; the server's MAC asked with ARP from an unused address.
-LT_LOG[flood]="$LT_WORK/flood.log"
+LT_LOG["flood"]="$LT_WORK/flood.log"
 ip netns exec "$LT_NS" taskset -c "$LT_KERNEL_CPUS" "$LT_LINETCP" flood --device net_af_packet0 \
   --target "$LT_OUR_IP:80" --sources 10.99.0.1-10.99.255.254 --arp-source "${LT_OUR_IP%.*}.3" \
   --duration 6 --report "$LT_WORK/flood.json" -- \
   -l "${LT_KERNEL_CPUS%%,*}" --no-huge --no-shconf --no-telemetry -m 256 --no-pci \
-  "--vdev=net_af_packet0,iface=$iface" >"${LT_LOG[flood]}" 2>&1 </dev/null &
-LT_PID[flood]=$!
+  "--vdev=net_af_packet0,iface=$iface" >"${LT_LOG["flood"]}" 2>&1 </dev/null &
+LT_PID["flood"]=$!
 rss_max="$rss_before"
 for ((i = 0; i < 200; i++)); do
   lt_alive flood || break
@@ -42,8 +42,8 @@ for ((i = 0; i < 200; i++)); do
 done
 rc=0
 lt_reap flood 100 || rc=$?
-((rc == 0)) || { cat "${LT_LOG[flood]}"; lt_fail "linetcp flood: exit status $rc (124: still running)"; }
-cat "${LT_LOG[flood]}"
+((rc == 0)) || { cat "${LT_LOG["flood"]}"; lt_fail "linetcp flood: exit status $rc (124: still running)"; }
+cat "${LT_LOG["flood"]}"
 # What the link (the TAP's kernel end) dropped on its way to the server: flood and wrk alike.
 lt_ns ip -s link show dev "$iface" | awk '/TX:/ { getline; print "link to the server: " $2 " frames sent, " $4 " dropped" }'
 for ((i = 0; i < 300; i++)); do lt_alive wrk || break; sleep 0.1; done
