@@ -279,8 +279,38 @@ while len(got) < 5:
     got += chunk
 if got != b"world":
     fail(f"echo after the cases: {got!r}, want b'world'")
-conn.close()
 print("ok   the connection survived every case: 'world' echoed exactly", flush=True)
+lt_snd_nxt += 5
+lt_rcv_nxt += 5
+# Data whose options end in an illegal length (RFC9293 MUST-7): the segment is still used. We send
+# the socket's next bytes ourselves: linetcp must acknowledge them (ACK = RCV.NXT + 5) and echo
+# them. (The kernel drops that echo at first, as it acknowledges bytes the socket has not sent
+# yet; once the socket sends its own copy, a duplicate linetcp only acknowledges, the echo's
+# retransmission gets through.)
+hdr = bytearray(raw(TCP(sport=kport, dport=7, seq=lt_rcv_nxt % 2**32, ack=lt_snd_nxt, flags="PA",
+                        window=1000)))[:20]
+opts = b"\x01\x01\x08\x01"  # NOP NOP, timestamps of length 1
+hdr[12] = (5 + len(opts) // 4) << 4
+seg = bytes(hdr) + opts + b"again"
+seg = seg[:16] + tcp_checksum(seg[:16] + b"\0\0" + seg[18:]) + seg[18:]
+send(IP(src=MY_IP, dst=LT_IP, proto=6) / Raw(seg))
+count("tcp_bad_options")
+count("options_malformed")
+a = recv_conn(lambda p: p[TCP].ack == (lt_rcv_nxt + 5) % 2**32)
+if a is None:
+    fail("data with an illegal option length: not acknowledged within 5 s (dropped?)")
+conn.sendall(b"again")
+conn.settimeout(15)
+got = b""
+while len(got) < 5:
+    chunk = conn.recv(5 - len(got))
+    if not chunk:
+        fail("the connection closed after data with a bad option")
+    got += chunk
+if got != b"again":
+    fail(f"data with an illegal option length: echo {got!r}, want b'again'")
+conn.close()
+print("ok   data with an illegal option length: used (acknowledged, 'again' echoed; MUST-7)", flush=True)
 
 # --- a SYN flood on the listener (spoofed sources in our subnet, none of which answers ARP) ----
 frames = [eth() / IP(src=f"{SUBNET}.{100 + i % 100}", dst=LT_IP) /

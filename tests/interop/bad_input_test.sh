@@ -4,7 +4,8 @@
 # frames: bad IPv4 and TCP checksums, truncated headers, data offsets beyond the packet or below
 # 5, illegal option lengths, SYN+FIN, an ACK and a RST to the listener, and on an established
 # connection (the kernel's own socket to the echo port) a segment far outside the window, RSTs
-# with wrong sequence numbers in and out of the window, SYN and SYN+FIN, data with a bad checksum;
+# with wrong sequence numbers in and out of the window, SYN and SYN+FIN, data with a bad checksum,
+# data with an illegal option length (used: echoed);
 # then a burst of spoofed SYNs that fills the SYN backlog (16) so that SYN cookies answer.
 # bad_input.py checks every answer exactly (or the silence); this script checks that each case
 # is counted under its name in the server's report and that wrk saw no error at all.
@@ -61,6 +62,7 @@ want_exact = {
 for k, v in want_exact.items():
     assert e(k) == v, f'endpoint.{k} = {e(k)}, sent {v}'
     print(f'counted: endpoint.{k} = {e(k)}')
+assert c['tcp.options_malformed'] == s['options_malformed'], (c['tcp.options_malformed'], s)
 # Answers: every barrier and the ACK to the listener drew a RST; wrk's connections may add some.
 assert e('tcp_rst_sent_no_conn') >= s['barriers'] + s['rst_for_ack'], (e('tcp_rst_sent_no_conn'), s)
 assert e('tcp_no_conn_dropped') >= s['tcp_no_conn_dropped'], e('tcp_no_conn_dropped')
