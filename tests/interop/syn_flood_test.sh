@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Interop: a SYN flood against the linetcp server while a legitimate client works. The server runs
-# on TAP with its default limits (SYN backlog 4096, 65536 connections); in the namespace
+# on TAP with its default limits (SYN backlog 4096, 65536 connections) and the namespace as its
+# gateway (spoofed sources from afar arrive through a router); in the namespace
 # `linetcp flood` (an af_packet port on the same interface) sends SYNs as fast as its port takes
 # them, from spoofed sources 10.99.0.1-10.99.255.254 that never answer, for 6 s; meanwhile wrk
-# opens a new connection per request (`Connection: close`, 8 at a time, 10 s), so its handshakes
-# meet a full backlog. Passes when SYN cookies engaged (backlog full, cookies sent and accepted:
+# opens a new connection per request (`Connection: close`, 8 at a time, 10 s, 20 s timeout), so
+# its handshakes meet a full backlog. Passes when SYN cookies engaged (backlog full, cookies sent and accepted:
 # wrk's connections went through them), wrk saw no socket error and no non-2xx, the server
 # held at most backlog + wrk's connections at any second (memory bounded; its connection table
 # and indexes are preallocated), both processes exit 0 (every mbuf back in its pool) and the
