@@ -24,6 +24,12 @@ rss_before="$(rss_kib)"
 # The flood fills the link too: the kernel drops what the TAP cannot take (printed below), wrk's
 # SYNs and SYN-ACKs among them, and the kernel retries them after 1, 2, 4, 8 s. A connection that
 # needs a few tries still completes; wrk counts any request not answered within 20 s an error.
+# The flood saturates the link, and ARP between the kernel and the server would starve with the
+# rest (wrk then fails at once with "No route to host"): the namespace keeps the server's address
+# as a permanent neighbour. The server's own entry for the kernel, learnt before, lasts 300 s.
+mac="$(ip -n "$LT_NS" neigh show "$LT_OUR_IP" dev "$iface" | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')"
+[[ -n "$mac" ]] || lt_fail "no neighbour entry for $LT_OUR_IP after ping"
+ip -n "$LT_NS" neigh replace "$LT_OUR_IP" lladdr "$mac" dev "$iface" nud permanent
 lt_bg wrk wrk -t1 -c8 -d10s --timeout 20s -H "Connection: close" "http://$LT_OUR_IP/"
 # The flood: its own DPDK process (no hugepages, its own memory), an af_packet port on the
 # namespace's end of the server's TAP; the server's MAC asked with ARP from an unused address.
