@@ -21,16 +21,10 @@ iface="$LT_IFACE"
 rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/${LT_PID[server]}/status"; }
 rss_before="$(rss_kib)"
 
-# The flood fills the link too: the kernel drops what the TAP cannot take (printed below), wrk's
-# SYNs and SYN-ACKs among them, and the kernel retries them after 1, 2, 4, 8 s. A connection that
-# needs a few tries still completes; wrk counts any request not answered within 20 s an error.
-# The flood saturates the link, and ARP between the kernel and the server would starve with the
-# rest (wrk then fails at once with "No route to host"): the namespace keeps the server's address
-# as a permanent neighbour. The server's own entry for the kernel, learnt before, lasts 300 s.
+# The server's MAC, learnt by the ping (starting the flood's port takes the interface down and up,
+# which empties the neighbour table).
 mac="$(ip -n "$LT_NS" neigh show "$LT_OUR_IP" dev "$iface" | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')"
 [[ -n "$mac" ]] || lt_fail "no neighbour entry for $LT_OUR_IP after ping"
-ip -n "$LT_NS" neigh replace "$LT_OUR_IP" lladdr "$mac" dev "$iface" nud permanent
-lt_bg wrk wrk -t1 -c8 -d10s --timeout 20s -H "Connection: close" "http://$LT_OUR_IP/"
 # The flood: its own DPDK process (no hugepages, its own memory), an af_packet port on the
 # namespace's end of the server's TAP; the server's MAC asked with ARP from an unused address.
 LT_LOG["flood"]="$LT_WORK/flood.log"
@@ -40,6 +34,22 @@ ip netns exec "$LT_NS" taskset -c "$LT_KERNEL_CPUS" "$LT_LINETCP" flood --device
   -l "${LT_KERNEL_CPUS%%,*}" --no-huge --no-shconf --no-telemetry -m 256 --no-pci \
   "--vdev=net_af_packet0,iface=$iface" >"${LT_LOG["flood"]}" 2>&1 </dev/null &
 LT_PID["flood"]=$!
+# wrk starts once the flood sends: while af_packet brings its port up the interface goes down and
+# up (its route and neighbours go; a connect then fails at once, "No route to host", and wrk
+# gives up).
+for ((i = 0; i < 100; i++)); do
+  grep -q "as fast as the port takes them" "${LT_LOG["flood"]}" && break
+  lt_alive flood || break
+  sleep 0.1
+done
+grep -q "as fast as the port takes them" "${LT_LOG["flood"]}" || lt_fail "the flood did not start within 10 s"
+# The flood fills the link too: the kernel drops what the TAP cannot take (printed below), wrk's
+# SYNs and SYN-ACKs among them, and the kernel retries them after 1, 2, 4, 8 s. A connection that
+# needs a few tries still completes; wrk counts any request not answered within 20 s an error.
+# ARP between the kernel and the server would starve with the rest: the namespace keeps the
+# server's address as a permanent neighbour (the server's entry for the kernel lasts 300 s).
+ip -n "$LT_NS" neigh replace "$LT_OUR_IP" lladdr "$mac" dev "$iface" nud permanent
+lt_bg wrk wrk -t1 -c8 -d10s --timeout 20s -H "Connection: close" "http://$LT_OUR_IP/"
 rss_max="$rss_before"
 for ((i = 0; i < 200; i++)); do
   lt_alive flood || break
