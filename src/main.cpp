@@ -17,6 +17,7 @@
 #include "linetcp/control/build.hpp"
 #include "linetcp/control/config.hpp"
 #include "linetcp/control/stats.hpp"
+#include "linetcp/dpdk/flood.hpp"
 #include "linetcp/dpdk/port.hpp"
 #include "linetcp/dpdk/steering.hpp"
 #include "linetcp/dpdk/telemetry.hpp"
@@ -297,13 +298,14 @@ int run(const control::Config& config, const std::vector<std::string>& eal_args,
 // Client and server in one process, joined by two rings made into ports (no NIC, no hugepages
 // needed): the server's worker on the first worker lcore, the client's on the main lcore.
 int run_pair(const control::Config& server, const control::Config& client, const std::vector<std::string>& eal_args,
-             double duration_s, const std::string& server_report, const std::string& client_report) {
+             double duration_s, const std::string& server_report, const std::string& client_report,
+             unsigned ring_size) {
   dpdk::eal_init(eal_args);
   std::vector<unsigned> lcores = worker_lcores();
   if (lcores.empty()) throw std::runtime_error("pair needs two lcores (e.g. -l 0,1): one for each side");
   if (server.dpdk.workers != 1 || client.dpdk.workers != 1)
     throw std::runtime_error("dpdk.workers: pair runs one worker per side");
-  dpdk::make_ring_pair("server", "client", 8192, static_cast<int>(rte_socket_id()));
+  dpdk::make_ring_pair("server", "client", ring_size, static_cast<int>(rte_socket_id()));
   Side server_side(server, 0);
   Side client_side(client, duration_s);
   dpdk::telemetry_publish({server_side.telemetry(), client_side.telemetry()});
@@ -322,6 +324,60 @@ int run_pair(const control::Config& server, const control::Config& client, const
   const uint32_t leaked = server_side.close() + client_side.close();
   dpdk::eal_cleanup();
   return leaked == 0 ? 0 : 1;
+}
+
+// `linetcp flood`: SYNs with spoofed sources at a server, for testing its defences.
+int run_flood_command(const dpdk::FloodConfig& fc, const std::vector<std::string>& eal_args,
+                      const std::string& report_path) {
+  dpdk::eal_init(eal_args);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const dpdk::FloodResult r = dpdk::run_flood(fc, g_signalled);
+  std::printf("\nflood: %llu SYNs in %.2f s = %.0f SYN/s; TX queue full %llu times, pool empty %llu times; "
+              "in: %llu frames, %llu SYN-ACK, %llu RST\n",
+              static_cast<unsigned long long>(r.syns_sent), r.seconds, r.rate(),
+              static_cast<unsigned long long>(r.tx_refused), static_cast<unsigned long long>(r.mbuf_exhausted),
+              static_cast<unsigned long long>(r.frames_in), static_cast<unsigned long long>(r.syn_acks_in),
+              static_cast<unsigned long long>(r.rsts_in));
+  if (!report_path.empty()) {
+    const nlohmann::json j = {{"role", "flood"},
+                              {"target", fc.target.to_string() + ":" + std::to_string(fc.target_port)},
+                              {"seconds", r.seconds},
+                              {"syns_sent", r.syns_sent},
+                              {"syns_per_second", r.rate()},
+                              {"tx_queue_full", r.tx_refused},
+                              {"mbuf_exhausted", r.mbuf_exhausted},
+                              {"frames_in", r.frames_in},
+                              {"syn_acks_in", r.syn_acks_in},
+                              {"rsts_in", r.rsts_in},
+                              {"mbufs_leaked", r.mbufs_leaked}};
+    std::ofstream out(report_path);
+    out << j.dump(2) << "\n";
+    if (!out) throw std::runtime_error("--report: cannot write " + report_path);
+  }
+  dpdk::eal_cleanup();
+  return r.mbufs_leaked == 0 && r.syns_sent > 0 ? 0 : 1;
+}
+
+// "A.B.C.D-E.F.G.H" or one address; "P-Q" or one port.
+bool parse_ip_range(const std::string& text, wire::Ipv4Addr& first, wire::Ipv4Addr& last) {
+  const auto dash = text.find('-');
+  const auto a = wire::Ipv4Addr::parse(text.substr(0, dash));
+  const auto b = dash == std::string::npos ? a : wire::Ipv4Addr::parse(text.substr(dash + 1));
+  if (!a || !b || *b < *a) return false;
+  first = *a;
+  last = *b;
+  return true;
+}
+bool parse_port_range(const std::string& text, uint16_t& first, uint16_t& last) {
+  unsigned a = 0, b = 0;
+  char tail = 0;
+  const int n = std::sscanf(text.c_str(), "%u-%u%c", &a, &b, &tail);
+  if (n == 1) b = a;
+  if ((n != 1 && n != 2) || a == 0 || b > 65535 || b < a) return false;
+  first = static_cast<uint16_t>(a);
+  last = static_cast<uint16_t>(b);
+  return true;
 }
 
 }  // namespace
@@ -363,7 +419,29 @@ int main(int argc, char** argv) {
   pair->add_option("--client-set", client_overrides, "override a client config key (repeatable)");
   pair->add_option("--report", report_path, "the client's JSON report");
   pair->add_option("--server-report", server_report_path, "the server's JSON report");
+  unsigned ring_size = 8192;
+  pair->add_option("--ring-size", ring_size,
+                   "frames each direction of the wire holds (a power of 2, default 8192; small: TX queue full)")
+      ->check(CLI::IsMember({64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u, 65536u}));
   common(pair);
+  dpdk::FloodConfig flood;
+  std::string flood_target, flood_mac, flood_sources = "10.99.0.1-10.99.255.254", flood_ports = "1024-65535",
+                                       flood_arp_source;
+  CLI::App* flood_cmd = cli.add_subcommand(
+      "flood", "send SYNs with spoofed source addresses and ports at a server (tests SYN cookies and limits)");
+  flood_cmd->add_option("--device", flood.device, "the DPDK port (a vdev named after --, or a PCI address)")
+      ->required();
+  flood_cmd->add_option("--target", flood_target, "the server: IP:PORT")->required();
+  flood_cmd->add_option("--target-mac", flood_mac, "the server's MAC (default: asked with ARP)");
+  flood_cmd->add_option("--sources", flood_sources, "spoofed source addresses, FIRST-LAST (default 10.99.0.1-10.99.255.254)");
+  flood_cmd->add_option("--source-ports", flood_ports, "spoofed source ports, FIRST-LAST (default 1024-65535)");
+  flood_cmd->add_option("--arp-source", flood_arp_source, "the address ARP asks from (default: the first source)");
+  flood_cmd->add_option("--rate", flood.rate, "SYNs per second (default 0: as fast as the port takes them)")
+      ->check(CLI::NonNegativeNumber);
+  flood_cmd->add_option("--duration", flood.duration_s, "seconds to send (default 5)")->check(CLI::PositiveNumber);
+  flood_cmd->add_option("--mbufs", flood.mbufs, "mbufs in the pool (default 8191)")->check(CLI::Range(1023u, 1u << 24));
+  flood_cmd->add_option("--report", report_path, "write a JSON summary to this file");
+  flood_cmd->add_option("eal", eal_extra, "EAL arguments, after -- (default -l 0 --no-huge --no-shconf -m 256 --no-pci)");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -393,7 +471,50 @@ int main(int argc, char** argv) {
     std::vector<std::string> eal = eal_extra;
     if (eal.empty()) eal = {"-l", "0,1", "--no-huge", "--no-shconf", "-m", "512", "--no-pci"};
     try {
-      return run_pair(server, client, eal, duration_s, server_report_path, report_path);
+      return run_pair(server, client, eal, duration_s, server_report_path, report_path, ring_size);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
+
+  if (cli.got_subcommand("flood")) {
+    const auto colon = flood_target.rfind(':');
+    const auto target = wire::Ipv4Addr::parse(flood_target.substr(0, colon));
+    uint16_t tport = 0, tport_last = 0;
+    bool ok = target && colon != std::string::npos &&
+              parse_port_range(flood_target.substr(colon + 1), tport, tport_last) && tport == tport_last;
+    const char* what = "--target: IP:PORT";
+    if (ok) {
+      flood.target = *target;
+      flood.target_port = tport;
+      what = "--sources: FIRST-LAST IPv4 addresses";
+      ok = parse_ip_range(flood_sources, flood.source_first, flood.source_last);
+    }
+    if (ok) {
+      what = "--source-ports: FIRST-LAST, 1..65535";
+      ok = parse_port_range(flood_ports, flood.sport_first, flood.sport_last);
+    }
+    if (ok && !flood_mac.empty()) {
+      what = "--target-mac: aa:bb:cc:dd:ee:ff";
+      flood.target_mac = wire::MacAddr::parse(flood_mac);
+      ok = flood.target_mac.has_value();
+    }
+    if (ok && !flood_arp_source.empty()) {
+      what = "--arp-source: an IPv4 address";
+      const auto a = wire::Ipv4Addr::parse(flood_arp_source);
+      ok = a.has_value();
+      if (a) flood.arp_source = *a;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "linetcp flood: %s expected\n", what);
+      return 2;
+    }
+    spdlog::set_level(spdlog::level::info);
+    std::vector<std::string> eal = eal_extra;
+    if (eal.empty()) eal = {"-l", "0", "--no-huge", "--no-shconf", "-m", "256", "--no-pci"};
+    try {
+      return run_flood_command(flood, eal, report_path);
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 1;

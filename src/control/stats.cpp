@@ -16,8 +16,9 @@ namespace linetcp::control {
   X(ipv4_bad_checksum) X(ipv4_fragments) X(ipv4_not_for_us) X(ipv4_unknown_protocol)             \
   X(ipv4_bad_source) X(icmp_in) X(icmp_bad) X(icmp_echo_replies) X(icmp_errors_in)               \
   X(icmp_source_quench) X(tcp_bad_header) X(tcp_bad_checksum) X(tcp_bad_options)                \
-  X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(conn_table_full) X(syn_backlog_full)          \
-  X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected) X(time_wait_full)          \
+  X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(tcp_syn_fin) X(conn_table_full)               \
+  X(syn_backlog_full) X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected)        \
+  X(time_wait_full)                                                                              \
   X(time_wait_hits) X(time_wait_reused) X(time_wait_rst_ignored) X(ports_exhausted)              \
   X(control_queue_full) X(tx_deferred) X(arp_wait) X(connections_opened)                        \
   X(connections_accepted) X(connections_established) X(connections_closed) X(connections_failed) \
@@ -28,7 +29,7 @@ namespace linetcp::control {
   X(duplicate_data) X(out_of_window) X(paws_rejected) X(ack_of_unsent) X(old_ack)                 \
   X(challenge_acks) X(challenge_acks_limited) X(resets_in) X(resets_ignored) X(resets_out)        \
   X(zero_window_probes) X(keepalive_probes) X(r1_exceeded) X(r2_timeouts) X(keepalive_timeouts)  \
-  X(urgent_in)
+  X(urgent_in) X(options_malformed)
 #define LINETCP_SERVER_FIELDS(X) \
   X(connections) X(requests) X(responses) X(bad_requests) X(bytes_in) X(no_buffer)
 #define LINETCP_CLIENT_FIELDS(X)                                                                 \

@@ -419,6 +419,13 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
 }
 
 void Endpoint::queue_arp_request(wire::Ipv4Addr target) {
+  // Requests for waiting connections are retried anyway: they take at most half the ring, so
+  // that answers to peers (RSTs, SYN cookies) find room even when thousands wait (a SYN flood
+  // from spoofed sources that never answer ARP).
+  if (control_count_ >= kControlSlots / 2) {
+    ++counters_.control_queue_full;
+    return;
+  }
   uint8_t* f = control_frame();
   if (!f) return;
   wire::write_ethernet(f, wire::MacAddr::broadcast(), config_.mac, wire::kEtherTypeArp);
@@ -615,10 +622,21 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
     ++counters_.tcp_no_conn_dropped;
     return;
   }
-  const bool backlog_full = syn_received_ >= config_.syn_backlog;
-  if (backlog_full || conns_.size() >= conns_.capacity()) {
-    if (backlog_full) ++counters_.syn_backlog_full;
-    else ++counters_.conn_table_full;
+  // SYN+FIN opens nothing: no stack sends it, scanners do. Dropped as Linux does, so that it
+  // neither takes a SYN-RECEIVED slot nor draws a SYN-ACK.
+  if (seg.has(tcp::kTcpFin)) {
+    ++counters_.tcp_syn_fin;
+    return;
+  }
+  // A full table drops the SYN, cookies or not: a cookie would promise a connection with no slot
+  // to hold it, and its ACK and request would be dropped or reset. The peer retries the SYN (as
+  // with Linux's full accept queue). Cookies answer a full backlog, where slots are still free.
+  if (conns_.size() >= conns_.capacity()) {
+    ++counters_.conn_table_full;
+    return;
+  }
+  if (syn_received_ >= config_.syn_backlog) {
+    ++counters_.syn_backlog_full;
     if (config_.syn_cookies) send_syn_cookie(seg, t, *apps_[slot].params, now);
     return;
   }

@@ -42,7 +42,7 @@ std::map<std::string, uint64_t> counted(const EndpointCounters& c) {
   LINETCP_C(ipv4_unknown_protocol) LINETCP_C(ipv4_bad_source) LINETCP_C(icmp_in) LINETCP_C(icmp_bad)
   LINETCP_C(icmp_echo_replies) LINETCP_C(icmp_errors_in) LINETCP_C(icmp_source_quench) LINETCP_C(tcp_bad_header)
   LINETCP_C(tcp_bad_checksum) LINETCP_C(tcp_bad_options) LINETCP_C(tcp_rst_sent_no_conn)
-  LINETCP_C(tcp_no_conn_dropped) LINETCP_C(conn_table_full) LINETCP_C(syn_backlog_full)
+  LINETCP_C(tcp_no_conn_dropped) LINETCP_C(tcp_syn_fin) LINETCP_C(conn_table_full) LINETCP_C(syn_backlog_full)
   LINETCP_C(syn_cookies_sent) LINETCP_C(syn_cookies_accepted) LINETCP_C(syn_cookies_rejected)
   LINETCP_C(time_wait_full) LINETCP_C(time_wait_hits) LINETCP_C(time_wait_reused) LINETCP_C(time_wait_rst_ignored)
   LINETCP_C(ports_exhausted) LINETCP_C(control_queue_full) LINETCP_C(tx_deferred) LINETCP_C(arp_wait)
@@ -452,6 +452,53 @@ TEST_F(EndpointTest, AckToAListenerGetsRstAndABareSegmentIsDropped) {
   EXPECT_EQ(counted(ep_.counters()), (Counts{{"tcp_rst_sent_no_conn", 1}, {"tcp_no_conn_dropped", 1}}));
 }
 
+// Room in the ARP cache for hundreds of unresolved neighbours.
+class ManyNeighborsTest : public EndpointTest {
+ protected:
+  ManyNeighborsTest() : EndpointTest(config()) {}
+  static engine::EndpointConfig config() {
+    engine::EndpointConfig c = pair_config(Side::kServer);
+    c.neighbor_capacity = 1024;
+    return c;
+  }
+};
+
+TEST_F(ManyNeighborsTest, ArpRequestsLeaveRoomForAnswersWhenManyConnectionsWait) {
+  // 200 connections to addresses nobody resolves (as SYN-RECEIVED ones to spoofed sources would
+  // be), while the port takes nothing: their ARP requests take at most half the answer ring.
+  for (uint32_t i = 0; i < 200; ++i)
+    ASSERT_NE(ep_.connect(wire::Ipv4Addr{0x0a000010 + i}, 80, app_, now_), kInvalidConn);
+  FrameCollector refusing(0);
+  ep_.poll_output(refusing, now_, 512);
+  // A SYN to a closed port still gets its RST (RFC 9293 §3.10.7.1).
+  ep_.input(make_tcp_frame(syn(1000, 40000, 81)), now_);
+  std::size_t arps = 0, rsts = 0;
+  for (const auto& f : output()) {
+    if (f.size() >= 14 && f[12] == 0x08 && f[13] == 0x06) ++arps;
+    else if (parse_frame(f).ok && parse_frame(f).flags == (kTcpRst | kTcpAck)) ++rsts;
+  }
+  EXPECT_EQ(arps, 64u);
+  EXPECT_EQ(rsts, 1u);
+  EXPECT_EQ(ep_.counters().control_queue_full, 200u - 64u);
+}
+
+TEST_F(EndpointTest, SynFinToAListenerIsDroppedAndCounted) {
+  // SYN+FIN opens nothing (Linux drops it too): no SYN-ACK, no SYN-RECEIVED slot, no RST. A plain
+  // SYN from the same tuple afterwards still opens.
+  ASSERT_TRUE(ep_.listen(80, app_));
+  learn_client();
+  TcpFrameSpec s = syn(7000, 40000, 80);
+  s.flags = kTcpSyn | kTcpFin;
+  EXPECT_TRUE(feed(make_tcp_frame(s)).empty());
+  EXPECT_EQ(ep_.active_connections(), 0u);
+  s.flags = kTcpSyn;
+  const auto out = feed(make_tcp_frame(s));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(parse_frame(out[0]).flags, kTcpSyn | kTcpAck);
+  EXPECT_EQ(parse_frame(out[0]).ack, 7001u);
+  EXPECT_EQ(ep_.counters().tcp_syn_fin, 1u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Broadcast and multicast
 
@@ -741,6 +788,29 @@ TEST_F(PairTest, FullConnectionTableIsCountedAndExistingConnectionsAreUnharmed) 
   pair.client().abort(a);
   ASSERT_TRUE(pair.run_until([&] { return server.opened.size() == 3; }, Duration::seconds(10)));
   EXPECT_EQ(pair.client().connection(third).state(), State::kEstablished);
+}
+
+TEST_F(PairTest, FullConnectionTableDropsTheSynEvenWithCookiesAndTheRetryGetsIn) {
+  // A cookie would promise a connection the table cannot hold (its ACK and request would be
+  // dropped, then reset): a full table drops the SYN, counted, and the peer's retry gets in.
+  PairOptions o;
+  o.server.max_connections = 2;
+  ASSERT_TRUE(o.server.syn_cookies);
+  EndpointPair pair(o);
+  RecordingApp server, client;
+  ASSERT_TRUE(pair.server().listen(80, server));
+  const ConnId a = pair.client().connect(kServerIp, 80, client, pair.now());
+  pair.client().connect(kServerIp, 80, client, pair.now());
+  ASSERT_TRUE(pair.run_until([&] { return server.opened.size() == 2; }));
+  const ConnId third = pair.client().connect(kServerIp, 80, client, pair.now());
+  pair.run_for(Duration::millis(500));  // before the SYN's first retransmission (1 s)
+  EXPECT_EQ(pair.server().counters().conn_table_full, 1u);
+  EXPECT_EQ(pair.server().counters().syn_cookies_sent, 0u);
+  EXPECT_EQ(pair.client().connection(third).state(), State::kSynSent);
+  pair.client().abort(a);
+  ASSERT_TRUE(pair.run_until([&] { return server.opened.size() == 3; }, Duration::seconds(10)));
+  EXPECT_EQ(pair.client().connection(third).state(), State::kEstablished);
+  EXPECT_EQ(pair.server().counters().syn_cookies_sent, 0u);
 }
 
 // TIME_WAIT after the client's active close.

@@ -3,7 +3,8 @@
 //
 // It demultiplexes ARP, ICMP echo and TCP; keeps the connection table, the timer wheel, the
 // TIME_WAIT queue, the ARP cache and the source-port allocator; answers unknown tuples with RST;
-// and runs SYN cookies when the SYN backlog or the table is full.
+// runs SYN cookies when the SYN backlog is full, and drops SYNs (the peer retries) while the
+// connection table is full.
 //
 // Example: an echo server driven by hand (a test harness does exactly this):
 //
@@ -99,6 +100,7 @@ struct EndpointCounters {
   uint64_t tcp_bad_options = 0;
   uint64_t tcp_rst_sent_no_conn = 0;   // RST for a segment to no connection or listener
   uint64_t tcp_no_conn_dropped = 0;    // a RST to no connection: dropped silently
+  uint64_t tcp_syn_fin = 0;            // SYN+FIN to a listener: dropped (a scan, never a real open)
   uint64_t conn_table_full = 0;
   uint64_t syn_backlog_full = 0;
   uint64_t syn_cookies_sent = 0;
