@@ -262,6 +262,7 @@ ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint
   c.active = owned;
   c.tcp.open_active(params_for(slot, c.tuple), iss, now);
   ++counters_.connections_opened;
+  if (v6) ++counters_.connections_opened_ipv6;
   settle(id, now);
   return id;
 }
@@ -319,8 +320,10 @@ void Endpoint::on_established() {
   }
   // Passive opens count as accepted whether they came through SYN-RECEIVED or a SYN cookie
   // (a cookie connection is never embryonic).
-  if (c.tcp.passive()) ++counters_.connections_accepted;
-  else ++counters_.connections_established;
+  if (c.tcp.passive()) {
+    ++counters_.connections_accepted;
+    if (engine::is_ipv6(c.tuple)) ++counters_.connections_accepted_ipv6;
+  } else ++counters_.connections_established;
   c.opened = true;
   apps_[c.app].app->on_open(*this, current_);
 }

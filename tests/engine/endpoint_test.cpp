@@ -53,6 +53,7 @@ std::map<std::string, uint64_t> counted(const EndpointCounters& c) {
   LINETCP_C(ipv6_unknown_protocol) LINETCP_C(ipv6_bad_source) LINETCP_C(ipv6_peers_full) LINETCP_C(icmp6_in)
   LINETCP_C(icmp6_bad) LINETCP_C(icmp6_echo_replies) LINETCP_C(icmp6_errors_in) LINETCP_C(ndp_bad)
   LINETCP_C(ndp_advertisements_out) LINETCP_C(ndp_solicitations_out) LINETCP_C(ndp_table_full)
+  LINETCP_C(connections_opened_ipv6) LINETCP_C(connections_accepted_ipv6)
 #undef LINETCP_C
   return m;
 }

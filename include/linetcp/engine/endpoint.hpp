@@ -158,6 +158,8 @@ struct EndpointCounters {
   uint64_t tx_deferred = 0;          // the frame sink was full: output waits for the next poll (nothing lost)
   uint64_t arp_wait = 0;             // connections that waited for address resolution
   uint64_t connections_opened = 0;   // connect() calls that sent a SYN
+  uint64_t connections_opened_ipv6 = 0;    // of which over IPv6
+  uint64_t connections_accepted_ipv6 = 0;  // passive opens over IPv6 that reached ESTABLISHED
   uint64_t connections_accepted = 0; // passive opens that reached ESTABLISHED
   uint64_t connections_established = 0;  // active opens that reached ESTABLISHED
   uint64_t connections_closed = 0;   // slots released
