@@ -51,6 +51,7 @@ engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac
   e.tx_checksum_offload = tx_offload;
   e.tcp = tcp_params(c);
   e.vlan = static_cast<uint16_t>(c.port.vlan);
+  for (const auto& [a, len] : c.network.address_prefixes) e.addresses.push_back({wire::Ipv4Addr{a}, len});
   e.addresses6 = c.network.ipv6_prefixes;
   if (c.network.gateway6_ip) e.gateway6 = *c.network.gateway6_ip;
   if (c.network.gateway_mac_addr) e.gateway_mac = wire::MacAddr{*c.network.gateway_mac_addr};

@@ -35,7 +35,7 @@ const std::vector<std::string_view> kKnownKeys = {
     "port", "port.device", "port.rx_descriptors", "port.tx_descriptors", "port.mtu",
     "port.promiscuous", "port.mac", "port.checksum_offload", "port.vlan",
     "network", "network.address", "network.gateway", "network.arp_timeout_s",
-    "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac", "network.routes",
+    "network.addresses", "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac", "network.routes",
     "tcp", "tcp.mss", "tcp.msl_s", "tcp.rto_min_ms", "tcp.rto_initial_ms", "tcp.rto_max_ms",
     "tcp.r1_retries", "tcp.r2_s", "tcp.r2_syn_s", "tcp.delayed_ack_ms", "tcp.nagle",
     "tcp.keepalive", "tcp.keepalive_idle_s", "tcp.keepalive_interval_s", "tcp.keepalive_probes",
@@ -591,6 +591,20 @@ PortConfig read_port(const Section& s) {
 
 // IPv6 addresses, the IPv6 gateway, static gateway MACs and routes of [network].
 void read_network6(const Section& s, NetworkConfig& c) {
+  c.addresses = s.strings("addresses");
+  for (std::size_t i = 0; i < c.addresses.size(); ++i) {
+    const std::string key = "addresses[" + std::to_string(i) + "]";
+    const auto p = parse_ipv4_prefix(c.addresses[i]);
+    if (!p || p->second == 0)
+      s.fail(key, "not an IPv4 address with prefix (like 10.2.0.2/24): " + quote(c.addresses[i]));
+    const uint32_t mask = p->second >= 32 ? ~0u : ~(~0u >> p->second);
+    if (is_special_ipv4(p->first) || (p->second <= 30 && ((p->first & ~mask) == 0 || (p->first & ~mask) == ~mask)))
+      s.fail(key, "not a unicast host address: " + quote(c.addresses[i]));
+    if (p->first == c.address_ip) s.fail(key, "is network.address itself: " + quote(c.addresses[i]));
+    for (const auto& q : c.address_prefixes)
+      if (q.first == p->first) s.fail(key, "appears twice: " + quote(c.addresses[i]));
+    c.address_prefixes.emplace_back(p->first, p->second);
+  }
   c.ipv6 = s.strings("ipv6");
   for (std::size_t i = 0; i < c.ipv6.size(); ++i) {
     const auto p = wire::Ipv6Prefix::parse(c.ipv6[i]);
@@ -640,8 +654,13 @@ void read_network6(const Section& s, NetworkConfig& c) {
     if (const auto p4 = parse_ipv4_prefix(to)) {
       const auto h4 = parse_ipv4(hop);
       if (!h4) s.fail(key, "the next hop of an IPv4 route must be an IPv4 address: " + quote(c.routes[i]));
-      if ((*h4 & c.netmask()) != (c.address_ip & c.netmask()) || *h4 == c.address_ip)
-        s.fail(key, "the next hop is not on network.address's subnet " + c.address + ": " + quote(c.routes[i]));
+      bool on_link = (*h4 & c.netmask()) == (c.address_ip & c.netmask()) && *h4 != c.address_ip;
+      for (const auto& [a, len] : c.address_prefixes) {
+        const uint32_t m = len >= 32 ? ~0u : ~(~0u >> len);
+        on_link = on_link || ((*h4 & m) == (a & m) && *h4 != a);
+      }
+      if (!on_link)
+        s.fail(key, "the next hop is not on a subnet of network.address or network.addresses: " + quote(c.routes[i]));
       route.prefix4 = p4->first;
       route.length = p4->second;
       route.via4 = *h4;
@@ -821,7 +840,8 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
     c.target_ip6 = t.ip6;
     c.target_port = t.port;
   }
-  // More servers: "ADDRESS:PORT" with an optional " weight=N" (1..1000); client.target has weight 1.
+  // More servers: "ADDRESS:PORT" with an optional " weight=N" (1..1000), IPv4 address ranges and
+  // port ranges; client.target has weight 1.
   c.targets = s.strings("targets");
   for (std::size_t i = 0; i < c.targets.size(); ++i) {
     const std::string key = "targets[" + std::to_string(i) + "]";
@@ -833,9 +853,38 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
       weight = static_cast<uint32_t>(*v);
       text.resize(w);
     }
-    ClientConfig::Target t = parse_target(key, text);
-    t.weight = weight;
-    c.target_list.push_back(t);
+    // Ranges: "10.0.0.10-10.0.0.19:80" (IPv4 addresses), "...:8080-8083" (ports, either family):
+    // one target per address and port, each with the weight.
+    const bool v6 = !text.empty() && text[0] == '[';
+    const auto colon = v6 ? text.find("]:") + 1 : text.rfind(':');
+    if (colon == std::string::npos || colon == 0) s.fail(key, "not ADDRESS:PORT: " + quote(c.targets[i]));
+    const std::string host = text.substr(0, colon), ports = text.substr(colon + 1);
+    std::string host_first = host, host_last = host, port_first = ports, port_last = ports;
+    if (const auto d = host.find('-'); !v6 && d != std::string::npos) {
+      host_first = host.substr(0, d);
+      host_last = host.substr(d + 1);
+    }
+    if (const auto d = ports.find('-'); d != std::string::npos) {
+      port_first = ports.substr(0, d);
+      port_last = ports.substr(d + 1);
+    }
+    const ClientConfig::Target first = parse_target(key, host_first + ":" + port_first);
+    const ClientConfig::Target last = parse_target(key, host_last + ":" + port_last);
+    if (last.ip < first.ip || last.port < first.port)
+      s.fail(key, "a range must not end below its start: " + quote(c.targets[i]));
+    if ((uint64_t{last.ip} - first.ip + 1) * (uint64_t{last.port} - first.port + 1) + c.target_list.size() > 4096)
+      s.fail(key, "more than 4096 targets in all: " + quote(c.targets[i]));
+    for (uint64_t ip = first.ip; ip <= last.ip; ++ip) {
+      for (uint32_t port = first.port; port <= last.port; ++port) {
+        ClientConfig::Target t = first;
+        t.ip = static_cast<uint32_t>(ip);
+        t.port = static_cast<uint16_t>(port);
+        t.weight = weight;
+        if (!t.ip6 && (is_special_ipv4(t.ip) || t.ip == net.address_ip))
+          s.fail(key, "the range holds " + ipv4_to_string(t.ip) + ", not a target: " + quote(c.targets[i]));
+        c.target_list.push_back(t);
+      }
+    }
   }
 
   c.source_ports = s.string("source_ports", c.source_ports);
@@ -1074,6 +1123,7 @@ nlohmann::json to_json(const Config& c) {
   j["network"] = {{"address", c.network.address},
                   {"gateway", c.network.gateway},
                   {"arp_timeout_s", c.network.arp_timeout_s},
+                  {"addresses", c.network.addresses},
                   {"ipv6", c.network.ipv6},
                   {"gateway6", c.network.gateway6},
                   {"gateway_mac", c.network.gateway_mac},

@@ -67,6 +67,11 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
   for (uint32_t i = 0; i <= source_span_; ++i)
     ports_.push_back(std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last, i + 1));
   config_.tcp.time_wait = config_.time_wait;
+  for (const wire::Ipv4Prefix& p : config.addresses) {
+    if (p.addr == config.address || p.addr.value - source_first_ <= source_span_) continue;  // already ours
+    extra4_.push_back(Local4{p, std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last,
+                                                                static_cast<uint32_t>(1000 + extra4_.size()))});
+  }
   if (!config.addresses6.empty()) {
     // Index 0 is the link-local address: NDP with routers and link-local peers needs one.
     const wire::Ipv6Addr ll = wire::Ipv6Addr::link_local_from_mac(config.mac);
@@ -181,11 +186,20 @@ ConnId Endpoint::new_connection(FourTuple t, uint8_t app) {
 ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, Instant now,
                          const tcp::TcpParams* params, uint16_t local_port, wire::Ipv4Addr local) {
   // MUST-43: a local address given must be one of our source addresses.
-  if (!local.is_unspecified() && local.value - source_first_ > source_span_) return kInvalidConn;
+  if (!local.is_unspecified() && local.value - source_first_ > source_span_ && extra4_index(local) < 0)
+    return kInvalidConn;
   // MUST-46: no connections to broadcast or multicast addresses.
   if (remote.is_multicast() || remote.is_broadcast() || remote.is_unspecified() ||
       remote == prefix_.directed_broadcast() || remote_port == 0)
     return kInvalidConn;
+  // A peer on one of the other subnets is reached from our address there.
+  if (LINETCP_UNLIKELY(!extra4_.empty()) && local.is_unspecified() && !prefix_.contains(remote)) {
+    const int e = extra4_subnet(remote);
+    if (e >= 0) {
+      if (remote == extra4_[e].prefix.directed_broadcast() || is_local(remote)) return kInvalidConn;
+      local = extra4_[e].prefix.addr;
+    }
+  }
   const FourTuple t{local.is_unspecified() ? source_first_ : local.value, remote.value, local_port, remote_port};
   return connect_tuple(t, local.is_unspecified(), source_first_, source_span_ + 1, app, now, params);
 }
@@ -477,7 +491,7 @@ std::array<uint32_t, 11> Endpoint::state_histogram() const {
 
 
 std::size_t Endpoint::memory_bytes() const {
-  return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() +
+  return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() + peers_.memory_bytes() +
          std::size_t{ooo_.capacity()} * sizeof(tcp::ChunkPool::Chunk);
 }
 
@@ -559,7 +573,9 @@ void Endpoint::queue_arp_request(wire::Ipv4Addr target) {
   uint8_t* f = control_frame();
   if (!f) return;
   write_l2(f, wire::MacAddr::broadcast(), wire::kEtherTypeArp);
-  wire::write_arp(f + l2_len_, wire::kArpRequest, config_.mac, config_.address,
+  // From our address on the target's subnet (RFC 826 has the target learn it).
+  const int e = extra4_.empty() || prefix_.contains(target) ? -1 : extra4_subnet(target);
+  wire::write_arp(f + l2_len_, wire::kArpRequest, config_.mac, e >= 0 ? extra4_[e].prefix.addr : config_.address,
                   wire::MacAddr{}, target);
   commit_control(l2_len_ + wire::kArpLen);
   ++counters_.arp_requests_out;
@@ -998,6 +1014,7 @@ void Endpoint::send_reset_for(const SegmentIn& seg, const FourTuple& t) {
 
 wire::Ipv4Addr Endpoint::next_hop(wire::Ipv4Addr dst) const {
   if (prefix_.contains(dst)) return dst;
+  if (LINETCP_UNLIKELY(!extra4_.empty()) && extra4_subnet(dst) >= 0) return dst;
   for (const Route4& r : config_.routes)  // longest prefix first (sorted at construction)
     if (r.to.contains(dst)) return r.via;
   if (config_.gateway.is_unspecified()) return dst;

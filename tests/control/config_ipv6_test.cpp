@@ -83,6 +83,37 @@ TEST(ConfigIpv6, TargetsIpv6AndWeightedListsReachTheLoadClient) {
             std::string::npos);
 }
 
+TEST(ConfigIpv6, TargetRangesExpandToOneTargetPerAddressAndPort) {
+  const Config c = parse(Role::kClient, {R"(network.ipv6=["2001:db8::2/64"])",
+                                         R"(client.targets=["10.0.0.10-10.0.0.12:80-81 weight=2", "[2001:db8::9]:7-8"])"});
+  ASSERT_EQ(c.client->target_list.size(), 8u);
+  EXPECT_EQ(c.client->target_list[0].ip, 0x0a00000au);
+  EXPECT_EQ(c.client->target_list[0].port, 80);
+  EXPECT_EQ(c.client->target_list[1].port, 81);
+  EXPECT_EQ(c.client->target_list[5].ip, 0x0a00000cu);
+  EXPECT_EQ(c.client->target_list[5].weight, 2u);
+  EXPECT_EQ(c.client->target_list[7].ip6->to_string(), "2001:db8::9");
+  EXPECT_EQ(c.client->target_list[7].port, 8);
+  EXPECT_NE(error_of({R"(client.targets=["10.0.0.12-10.0.0.10:80"])"}).find("must not end below its start"), std::string::npos);
+  EXPECT_NE(error_of({R"(client.targets=["10.0.0.1-10.0.1.255:1-65535"])"}).find("more than 4096 targets"), std::string::npos);
+  EXPECT_NE(error_of({R"(client.targets=["10.0.0.1-10.0.0.3:80"])"}).find("the range holds 10.0.0.2"), std::string::npos);
+}
+
+TEST(ConfigIpv6, MoreIpv4AddressesOnOtherSubnetsAndRoutesThroughThem) {
+  const Config c = parse(Role::kServer, {R"(network.addresses=["10.9.0.1/24", "192.168.4.6/30"])",
+                                         R"(network.routes=["172.16.0.0/12 via 10.9.0.254"])"},
+                         "[port]\ndevice = \"net_ring0\"\n[network]\naddress = \"10.0.0.2/24\"\n[server.http]\n");
+  const engine::EndpointConfig e = endpoint_config(c, wire::MacAddr{{2, 0, 0, 0, 0, 1}}, false, 0, 1);
+  ASSERT_EQ(e.addresses.size(), 2u);
+  EXPECT_EQ(e.addresses[0].to_string(), "10.9.0.1/24");
+  EXPECT_EQ(e.addresses[1].to_string(), "192.168.4.6/30");
+  EXPECT_EQ(e.routes.size(), 1u);
+  EXPECT_NE(error_of({R"(network.addresses=["10.9.0.0/24"])"}).find("network.addresses[0]: not a unicast host address"),
+            std::string::npos);
+  EXPECT_NE(error_of({R"(network.addresses=["10.0.0.2/24"])"}).find("is network.address itself"), std::string::npos);
+  EXPECT_NE(error_of({R"(network.addresses=["10.9.0.1"])"}).find("not an IPv4 address with prefix"), std::string::npos);
+}
+
 TEST(ConfigIpv6, MistakesAreNamedWithTheirReason) {
   const std::string v6 = R"(network.ipv6=["2001:db8::2/64"])";
   EXPECT_NE(error_of({R"(network.ipv6=["2001:db8::2"])"}).find("network.ipv6[0]: not an IPv6 address with prefix"),
@@ -94,7 +125,7 @@ TEST(ConfigIpv6, MistakesAreNamedWithTheirReason) {
   EXPECT_NE(error_of({R"(network.gateway_mac="02:00:00:00:00:01")"}).find("given without its gateway"), std::string::npos);
   EXPECT_NE(error_of({R"(network.routes=["10.1.0.0/16 10.0.0.1"])"}).find("network.routes[0]: not \"PREFIX via ADDRESS\""),
             std::string::npos);
-  EXPECT_NE(error_of({R"(network.routes=["10.1.0.0/16 via 10.9.0.1"])"}).find("not on network.address's subnet"),
+  EXPECT_NE(error_of({R"(network.routes=["10.1.0.0/16 via 10.9.0.1"])"}).find("not on a subnet of network.address or network.addresses"),
             std::string::npos);
   EXPECT_NE(error_of({v6, R"(network.routes=["2001:db8:5::/48 via 10.0.0.1"])"}).find("must be a unicast IPv6 address"),
             std::string::npos);

@@ -532,6 +532,63 @@ TEST(Neighbor6Cache, ResolvesExpiresAndRateLimitsLikeArp) {
   EXPECT_FALSE(l.send_request);
 }
 
+TEST(Ipv4Subnets, AnotherSubnetIsAnsweredAcceptedOnLinkAndTheSourceForItsPeers) {
+  engine::EndpointConfig c = pair_config(Side::kServer);
+  c.addresses = {*wire::Ipv4Prefix::parse("10.9.0.1/24")};
+  c.gateway = wire::Ipv4Addr{0x0a0000fe};
+  const Instant now = Instant::from_ns(1'000'000'000);
+  Endpoint ep(c, now);
+  App6 app;
+  EXPECT_TRUE(ep.is_local(wire::Ipv4Addr{0x0a090001}));
+  EXPECT_FALSE(ep.is_local(wire::Ipv4Addr{0x0a090002}));
+  // ARP for it is answered.
+  ep.input(make_arp_frame(wire::kArpRequest, wire::MacAddr::broadcast(), kClientMac, wire::Ipv4Addr{0x0a090002}, {},
+                          wire::Ipv4Addr{0x0a090001}),
+           now);
+  FrameCollector col;
+  while (ep.poll_output(col, now, 64) > 0) {
+  }
+  ASSERT_EQ(col.frames.size(), 1u);
+  EXPECT_EQ(parse_frame(col.frames[0]).arp_sender_ip, wire::Ipv4Addr{0x0a090001});
+  // A peer on that subnet is on link (no gateway) and reached from 10.9.0.1.
+  col.clear();
+  const ConnId id = ep.connect(wire::Ipv4Addr{0x0a090063}, 80, app, now);
+  ASSERT_NE(id, engine::kInvalidConn);
+  EXPECT_EQ(ep.tuple(id).local_ip, 0x0a090001u);
+  while (ep.poll_output(col, now, 64) > 0) {
+  }
+  ASSERT_EQ(col.frames.size(), 1u);
+  const ParsedFrame arp = parse_frame(col.frames[0]);
+  EXPECT_EQ(arp.arp_target_ip, wire::Ipv4Addr{0x0a090063});
+  EXPECT_EQ(arp.arp_sender_ip, wire::Ipv4Addr{0x0a090001});
+  // Its directed broadcast is refused (MUST-46); an explicit local address of ours is accepted (MUST-43).
+  EXPECT_EQ(ep.connect(wire::Ipv4Addr{0x0a0900ff}, 80, app, now), engine::kInvalidConn);
+  const ConnId other = ep.connect(wire::Ipv4Addr{0x08080808}, 80, app, now, nullptr, 0, wire::Ipv4Addr{0x0a090001});
+  ASSERT_NE(other, engine::kInvalidConn);
+  EXPECT_EQ(ep.tuple(other).local_ip, 0x0a090001u);
+}
+
+TEST(Ipv4Subnets, PairTalksOverTheSecondSubnetWithVerifiedBytes) {
+  PairOptions o;
+  o.server.addresses = {*wire::Ipv4Prefix::parse("10.9.0.1/24")};
+  o.client.addresses = {*wire::Ipv4Prefix::parse("10.9.0.2/24")};
+  EndpointPair pair(o);
+  StreamApp server(Side::kServer, 11, 1024, StreamPlan{20'000, false, true, 30'000});
+  StreamApp client(Side::kClient, 11, 1024, StreamPlan{30'000, true, true, 20'000});
+  ASSERT_TRUE(pair.server().listen(80, server));
+  for (int i = 0; i < 3; ++i) {
+    const ConnId id = pair.client().connect(wire::Ipv4Addr{0x0a090001}, 80, client, pair.now());
+    ASSERT_NE(id, engine::kInvalidConn);
+    EXPECT_EQ(pair.client().tuple(id).local_ip, 0x0a090002u);
+  }
+  ASSERT_TRUE(pair.run_until([&] { return client.totals().closed == 3 && server.totals().closed == 3; }));
+  EXPECT_EQ(client.totals().complete, 3u);
+  EXPECT_EQ(server.totals().complete, 3u);
+  EXPECT_EQ(client.totals().mismatches + server.totals().mismatches, 0u);
+  pair.run_for(Duration::seconds(70));  // TIME_WAIT ends: the ports of 10.9.0.2 come back
+  EXPECT_EQ(pair.client().time_wait_count(), 0u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 802.1Q VLAN
 

@@ -93,7 +93,12 @@ problems = []
 def check(cond, what):
     if not cond: problems.append(what)
 check(c["totals"]["errors"] == 0, f"client errors: {c['totals']['errors']}")
-check(c["totals"]["drops"] == 0 and s["totals"]["drops"] == 0, f"drops: client {c['totals']['drops']} server {s['totals']['drops']}")
+bad = ("eth_too_short", "eth_vlan_other", "ipv4_bad_header", "ipv4_bad_checksum", "ipv6_bad_header", "ipv6_fragments",
+       "ipv6_not_for_us", "ipv6_bad_source", "ipv6_peers_full", "icmp6_bad", "ndp_bad", "tcp_bad_header",
+       "tcp_bad_checksum", "tcp_bad_options", "conn_table_full", "control_queue_full")
+for side, counters in (("client", cc), ("server", sc)):
+    nonzero = {k: counters["endpoint." + k] for k in bad if counters["endpoint." + k]}
+    check(not nonzero, f"{side} dropped frames: {nonzero}")
 check(cc["client.responses"] > 100, f"only {cc['client.responses']} echo responses")
 check(cc["client.echo_mismatches"] == 0, "echoed bytes differ")
 check(cc["client.bytes_received"] == sc["echo_server.bytes_in"], "echoed bytes != bytes the server got")

@@ -27,6 +27,7 @@
 #include <span>
 #include <vector>
 
+#include "linetcp/base/compiler.hpp"
 #include "linetcp/base/intrusive_list.hpp"
 #include "linetcp/base/time.hpp"
 #include "linetcp/engine/app.hpp"
@@ -78,6 +79,9 @@ struct EndpointConfig {
   // whole ephemeral port range; ARP and IPv4 input accept them all. 0.0.0.0: `address` alone.
   wire::Ipv4Addr source_first;
   wire::Ipv4Addr source_last;
+  // More IPv4 addresses with their prefixes, on other subnets (or the same): answered in ARP,
+  // accepting connections, on-link for their subnets, and the source of connections to them.
+  std::vector<wire::Ipv4Prefix> addresses;
   // IPv6 (all optional): our addresses with their prefixes, on one or several subnets; a
   // link-local address (fe80::/64 from the MAC) is added for NDP. Empty: IPv6 is not spoken.
   std::vector<wire::Ipv6Prefix> addresses6;
@@ -257,7 +261,8 @@ class Endpoint final : private tcp::ConnSink {
   uint32_t ports_available() const;
   // Whether `a` is one of our addresses (the main one or the source range).
   bool is_local(wire::Ipv4Addr a) const {
-    return a == config_.address || a.value - source_first_ <= source_span_;
+    return a == config_.address || a.value - source_first_ <= source_span_ ||
+           (LINETCP_UNLIKELY(!extra4_.empty()) && extra4_index(a) >= 0);
   }
   // Whether `a` is one of our IPv6 addresses, link-local included; its index, or -1.
   int local6_index(const wire::Ipv6Addr& a) const;
@@ -395,7 +400,26 @@ class Endpoint final : private tcp::ConnSink {
   Ipv6PeerTable peers_;
   wire::Ipv6Addr input_src6_;  // source of the IPv6 packet being processed (kPendingPeer)
   static constexpr uint32_t kPendingPeer = kIpv6Tag - 1;  // "the packet's source", not interned
-  PortAllocator& ports_of(uint32_t local_ip) { return *ports_[local_ip - source_first_]; }
+  PortAllocator& ports_of(uint32_t local_ip) {
+    return local_ip - source_first_ <= source_span_ ? *ports_[local_ip - source_first_]
+                                                    : *extra4_[extra4_index(wire::Ipv4Addr{local_ip})].ports;
+  }
+  struct Local4 {
+    wire::Ipv4Prefix prefix;
+    std::unique_ptr<PortAllocator> ports;
+  };
+  std::vector<Local4> extra4_;  // config.addresses; a handful, scanned linearly
+  int extra4_index(wire::Ipv4Addr a) const {
+    for (std::size_t i = 0; i < extra4_.size(); ++i)
+      if (extra4_[i].prefix.addr == a) return static_cast<int>(i);
+    return -1;
+  }
+  // The extra address whose subnet holds `a`, or -1.
+  int extra4_subnet(wire::Ipv4Addr a) const {
+    for (std::size_t i = 0; i < extra4_.size(); ++i)
+      if (extra4_[i].prefix.contains(a)) return static_cast<int>(i);
+    return -1;
+  }
   uint32_t source_first_;  // the source range (just `address` when none is configured)
   uint32_t source_span_;   // last - first
   uint32_t next_source_ = 0;
