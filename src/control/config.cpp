@@ -35,7 +35,8 @@ const std::vector<std::string_view> kKnownKeys = {
     "port", "port.device", "port.rx_descriptors", "port.tx_descriptors", "port.mtu",
     "port.promiscuous", "port.mac", "port.checksum_offload", "port.vlan",
     "network", "network.address", "network.gateway", "network.arp_timeout_s",
-    "network.addresses", "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac", "network.routes",
+    "network.addresses", "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac",
+    "network.routes",
     "tcp", "tcp.mss", "tcp.msl_s", "tcp.rto_min_ms", "tcp.rto_initial_ms", "tcp.rto_max_ms",
     "tcp.r1_retries", "tcp.r2_s", "tcp.r2_syn_s", "tcp.delayed_ack_ms", "tcp.nagle",
     "tcp.keepalive", "tcp.keepalive_idle_s", "tcp.keepalive_interval_s", "tcp.keepalive_probes",
@@ -666,8 +667,10 @@ void read_network6(const Section& s, NetworkConfig& c) {
       route.via4 = *h4;
     } else if (const auto p6 = wire::Ipv6Prefix::parse(to)) {
       const auto h6 = wire::Ipv6Addr::parse(hop);
-      if (!h6 || h6->is_multicast()) s.fail(key, "the next hop of an IPv6 route must be a unicast IPv6 address: " + quote(c.routes[i]));
-      if (!on_link6(*h6)) s.fail(key, "the next hop is neither link-local nor inside a network.ipv6 prefix: " + quote(c.routes[i]));
+      if (!h6 || h6->is_multicast())
+        s.fail(key, "the next hop of an IPv6 route must be a unicast IPv6 address: " + quote(c.routes[i]));
+      if (!on_link6(*h6))
+        s.fail(key, "the next hop is neither link-local nor inside a network.ipv6 prefix: " + quote(c.routes[i]));
       route.v6 = true;
       route.prefix6 = *p6;
       route.length = p6->length;

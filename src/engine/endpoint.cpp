@@ -1,5 +1,6 @@
-// Endpoint: frame demultiplexing (ARP, IPv4, ICMP, IPv6, NDP, ICMPv6, TCP), connection lifecycle (listen, connect,
-// SYN cookies, TIME_WAIT), timers and frame building. See endpoint.hpp for the contract.
+// Endpoint: frame demultiplexing (802.1Q, ARP, IPv4, ICMP, IPv6, NDP, ICMPv6, TCP), connection
+// lifecycle (listen, connect, SYN cookies, TIME_WAIT), timers and frame building. See endpoint.hpp
+// for the contract.
 #include "linetcp/engine/endpoint.hpp"
 
 #include <algorithm>
@@ -767,7 +768,9 @@ void Endpoint::handle_icmp6(const wire::Ipv6View& ip, Instant now) {
         uint8_t* f = control_frame();
         if (!f) return;
         const wire::Ipv6Addr to = dad ? wire::kIpv6AllNodes : src;
-        const wire::MacAddr to_mac = dad ? wire::kIpv6AllNodes.multicast_mac() : nd->link_addr() ? *nd->link_addr() : reply_mac_;
+        const wire::MacAddr to_mac = dad                ? wire::kIpv6AllNodes.multicast_mac()
+                                     : nd->link_addr() ? *nd->link_addr()
+                                                       : reply_mac_;
         wire::write_neighbor_advertisement(f + headers6(), target, config_.mac, !dad, target, to);
         commit_icmp6(f, to_mac, target, to, wire::kNdMessageLen, wire::kNdHopLimit);
         ++counters_.ndp_advertisements_out;
@@ -1074,8 +1077,9 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
     wire::write_ipv6_header(ip, src, dst, wire::kIpProtoTcp, static_cast<uint16_t>(l4), config_.ttl, config_.tos);
     base::store_be16(tcp + 16, 0);
     if (offload) {  // the pseudo-header sum, folded, not complemented (as for IPv4)
-      base::store_be16(tcp + 16, wire::checksum_reduce(wire::pseudo_header_sum_ipv6(
-                                     src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp, static_cast<uint32_t>(l4))));
+      const uint32_t sum = wire::pseudo_header_sum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
+                                                        static_cast<uint32_t>(l4));
+      base::store_be16(tcp + 16, wire::checksum_reduce(sum));
     } else {
       base::store_be16(tcp + 16, wire::upper_checksum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
                                                            {tcp, l4}));  // MUST-2

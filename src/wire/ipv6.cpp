@@ -34,7 +34,8 @@ std::optional<Ipv6Addr> Ipv6Addr::parse(std::string_view text) {
   while (i < text.size()) {
     // An embedded dotted quad takes the last two groups.
     const std::size_t next_colon = text.find(':', i);
-    const std::string_view piece = text.substr(i, next_colon == std::string_view::npos ? std::string_view::npos : next_colon - i);
+    const std::string_view piece =
+        text.substr(i, next_colon == std::string_view::npos ? std::string_view::npos : next_colon - i);
     if (piece.find('.') != std::string_view::npos) {
       if (next_colon != std::string_view::npos || count > 6) return std::nullopt;
       const auto v4 = Ipv4Addr::parse(piece);

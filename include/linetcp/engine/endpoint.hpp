@@ -1,9 +1,10 @@
 // Endpoint: one worker's whole TCP/IP stack, without DPDK. Ethernet frames go in with the time
 // they arrived, frames come out when polled, and applications use socket-like calls.
 //
-// It demultiplexes ARP, ICMP echo, IPv6 (NDP, ICMPv6 echo) and TCP over both; keeps the connection table, the timer wheel, the
-// TIME_WAIT queue, the ARP cache and the source-port allocator; answers unknown tuples with RST;
-// and runs SYN cookies when the SYN backlog or the table is full.
+// It demultiplexes 802.1Q, ARP, ICMP echo, IPv6 (NDP, ICMPv6 echo) and TCP over both; keeps the
+// connection table, the timer wheel, the TIME_WAIT queue, the ARP and NDP caches, the remote IPv6
+// address table and the source-port allocators; answers unknown tuples with RST; and runs SYN
+// cookies when the SYN backlog or the table is full.
 //
 // Example: an echo server driven by hand (a test harness does exactly this):
 //
