@@ -12,6 +12,7 @@
 #include "linetcp/wire/icmpv6.hpp"
 #include "linetcp/wire/tcp_header.hpp"
 #include "linetcp/wire/tcp_options.hpp"
+#include "linetcp/wire/vlan.hpp"
 
 namespace linetcp::engine {
 
@@ -100,8 +101,7 @@ std::size_t Endpoint::write_l2(uint8_t* p, const wire::MacAddr& dst, uint16_t et
     return wire::kEthHeaderLen;
   }
   wire::write_ethernet(p, dst, config_.mac, wire::kEtherTypeVlan);  // 802.1Q tag in software
-  base::store_be16(p + wire::kEthHeaderLen, config_.vlan);            // PCP 0, DEI 0
-  base::store_be16(p + wire::kEthHeaderLen + 2, ether_type);
+  wire::write_vlan_tag(p + wire::kEthHeaderLen, config_.vlan, ether_type);  // PCP 0, DEI 0
   return l2_len_;
 }
 
@@ -511,16 +511,17 @@ void Endpoint::input(std::span<const uint8_t> frame, Instant now) {
   if (LINETCP_UNLIKELY(type == wire::kEtherTypeVlan)) {
     // 802.1Q: our VLAN only (priority bits ignored). A port that strips tags in hardware hands
     // frames over untagged, having checked the id itself.
-    if (payload.size() < 4) {
+    const auto tag = wire::VlanView::parse(payload);
+    if (!tag) {
       ++counters_.eth_too_short;
       return;
     }
-    if ((base::load_be16(payload.data()) & 0x0fff) != config_.vlan) {
+    if (tag->vlan_id() != config_.vlan) {
       ++counters_.eth_vlan_other;
       return;
     }
-    type = base::load_be16(payload.data() + 2);
-    payload = payload.subspan(4);
+    type = tag->inner_type();
+    payload = tag->inner_payload();
   } else if (LINETCP_UNLIKELY(config_.vlan != 0 && !config_.vlan_rx_stripped)) {
     ++counters_.eth_vlan_other;  // untagged on a tagged link
     return;
