@@ -101,7 +101,14 @@ void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {
     allowed = std::min<uint64_t>(allowed, static_cast<uint64_t>(connect_credit_));
   }
   for (uint64_t i = 0; i < allowed; ++i) {
-    const ConnId id = ep.connect(options_.target, options_.target_port, *this, now, options_.params);
+    ConnId id;
+    if (options_.targets.empty()) {
+      id = ep.connect(options_.target, options_.target_port, *this, now, options_.params);
+    } else {
+      const LoadTarget& t = next_target();
+      id = t.ipv6 ? ep.connect(t.v6, t.port, *this, now, options_.params)
+                  : ep.connect(t.v4, t.port, *this, now, options_.params);
+    }
     if (id == engine::kInvalidConn) {
       ++counters_.connect_no_port;
       connect_retry_at_ = now + kIdlePoll;  // out of ports or slots (the status line says which)
@@ -311,6 +318,21 @@ void LoadClient::fill_payload(engine::Endpoint&, ConnId, uint64_t offset, std::s
     }
     done += n;
   }
+}
+
+const LoadTarget& LoadClient::next_target() {
+  // nginx's smooth weighted round robin: every target gains its weight, the richest is chosen
+  // and pays the total. Deterministic, and spreads a heavy target's turns evenly.
+  if (target_credit_.size() != options_.targets.size()) target_credit_.assign(options_.targets.size(), 0);
+  int64_t total = 0;
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
+    target_credit_[i] += options_.targets[i].weight;
+    total += options_.targets[i].weight;
+    if (target_credit_[i] > target_credit_[best]) best = i;
+  }
+  target_credit_[best] -= total;
+  return options_.targets[best];
 }
 
 }  // namespace linetcp::app

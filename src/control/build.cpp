@@ -50,6 +50,16 @@ engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac
   e.arp_timeout = Duration::seconds(c.network.arp_timeout_s);
   e.tx_checksum_offload = tx_offload;
   e.tcp = tcp_params(c);
+  e.vlan = static_cast<uint16_t>(c.port.vlan);
+  for (const auto& [a, len] : c.network.address_prefixes) e.addresses.push_back({wire::Ipv4Addr{a}, len});
+  e.addresses6 = c.network.ipv6_prefixes;
+  if (c.network.gateway6_ip) e.gateway6 = *c.network.gateway6_ip;
+  if (c.network.gateway_mac_addr) e.gateway_mac = wire::MacAddr{*c.network.gateway_mac_addr};
+  if (c.network.gateway6_mac_addr) e.gateway6_mac = wire::MacAddr{*c.network.gateway6_mac_addr};
+  for (const NetworkConfig::Route& r : c.network.parsed_routes) {
+    if (r.v6) e.routes6.push_back({r.prefix6, r.via6});
+    else e.routes.push_back({wire::Ipv4Prefix{wire::Ipv4Addr{r.prefix4}, r.length}, wire::Ipv4Addr{r.via4}});
+  }
   if (c.client) {
     // Each worker takes an equal share of the source ports.
     const uint32_t first = c.client->source_port_first, last = c.client->source_port_last;
@@ -91,6 +101,13 @@ std::unique_ptr<app::Workload> make_workload(const Config& c, const tcp::TcpPara
                                                         : app::Protocol::kHttp;
   o.target = wire::Ipv4Addr{k.target_ip};
   o.target_port = k.target_port;
+  if (k.target_ip6 || !k.target_list.empty()) {
+    // IPv6, or several servers: the target list (client.target first, weight 1).
+    o.targets.push_back({k.target_ip6.has_value(), wire::Ipv4Addr{k.target_ip}, k.target_ip6.value_or(wire::Ipv6Addr{}),
+                         k.target_port, 1});
+    for (const ClientConfig::Target& t : k.target_list)
+      o.targets.push_back({t.ip6.has_value(), wire::Ipv4Addr{t.ip}, t.ip6.value_or(wire::Ipv6Addr{}), t.port, t.weight});
+  }
   const double share = 1.0 / workers;
   o.connections_per_second = static_cast<double>(k.connections_per_second) * share;
   o.ramp_up = Duration::nanos(static_cast<int64_t>(k.ramp_up_s * 1e9));

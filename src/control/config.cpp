@@ -33,8 +33,10 @@ const std::vector<std::string_view> kKnownKeys = {
     "dpdk", "dpdk.eal", "dpdk.mbufs", "dpdk.mbuf_cache", "dpdk.mbuf_data_room", "dpdk.workers",
     "dpdk.rx_burst", "dpdk.tx_burst",
     "port", "port.device", "port.rx_descriptors", "port.tx_descriptors", "port.mtu",
-    "port.promiscuous", "port.mac", "port.checksum_offload",
+    "port.promiscuous", "port.mac", "port.checksum_offload", "port.vlan",
     "network", "network.address", "network.gateway", "network.arp_timeout_s",
+    "network.addresses", "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac",
+    "network.routes",
     "tcp", "tcp.mss", "tcp.msl_s", "tcp.rto_min_ms", "tcp.rto_initial_ms", "tcp.rto_max_ms",
     "tcp.r1_retries", "tcp.r2_s", "tcp.r2_syn_s", "tcp.delayed_ack_ms", "tcp.nagle",
     "tcp.keepalive", "tcp.keepalive_idle_s", "tcp.keepalive_interval_s", "tcp.keepalive_probes",
@@ -45,7 +47,7 @@ const std::vector<std::string_view> kKnownKeys = {
     "server.http", "server.http.port", "server.http.body", "server.http.body_size",
     "server.http.keepalive", "server.http.status", "server.http.content_type",
     "server.echo", "server.echo.port", "server.discard", "server.discard.port",
-    "client", "client.protocol", "client.target", "client.source_ports", "client.source_addresses",
+    "client", "client.protocol", "client.target", "client.targets", "client.source_ports", "client.source_addresses",
     "client.connections_per_second", "client.ramp_up_s", "client.concurrency",
     "client.requests_per_connection", "client.request_rate", "client.request_size",
     "client.http_path", "client.http_host", "client.response_size", "client.think_time_ms",
@@ -584,7 +586,100 @@ PortConfig read_port(const Section& s) {
     if (*c.mac_addr == std::array<uint8_t, 6>{}) s.fail("mac", "the zero MAC cannot be our address");
   }
   c.checksum_offload = s.boolean("checksum_offload", c.checksum_offload);
+  c.vlan = s.integer("vlan", c.vlan, 0, 4094);
   return c;
+}
+
+// IPv6 addresses, the IPv6 gateway, static gateway MACs and routes of [network].
+void read_network6(const Section& s, NetworkConfig& c) {
+  c.addresses = s.strings("addresses");
+  for (std::size_t i = 0; i < c.addresses.size(); ++i) {
+    const std::string key = "addresses[" + std::to_string(i) + "]";
+    const auto p = parse_ipv4_prefix(c.addresses[i]);
+    if (!p || p->second == 0)
+      s.fail(key, "not an IPv4 address with prefix (like 10.2.0.2/24): " + quote(c.addresses[i]));
+    const uint32_t mask = p->second >= 32 ? ~0u : ~(~0u >> p->second);
+    if (is_special_ipv4(p->first) || (p->second <= 30 && ((p->first & ~mask) == 0 || (p->first & ~mask) == ~mask)))
+      s.fail(key, "not a unicast host address: " + quote(c.addresses[i]));
+    if (p->first == c.address_ip) s.fail(key, "is network.address itself: " + quote(c.addresses[i]));
+    for (const auto& q : c.address_prefixes)
+      if (q.first == p->first) s.fail(key, "appears twice: " + quote(c.addresses[i]));
+    c.address_prefixes.emplace_back(p->first, p->second);
+  }
+  c.ipv6 = s.strings("ipv6");
+  for (std::size_t i = 0; i < c.ipv6.size(); ++i) {
+    const auto p = wire::Ipv6Prefix::parse(c.ipv6[i]);
+    const std::string key = "ipv6[" + std::to_string(i) + "]";
+    if (!p) s.fail(key, "not an IPv6 address with prefix (like 2001:db8::2/64): " + quote(c.ipv6[i]));
+    if (p->addr.is_multicast() || p->addr.is_unspecified() || p->addr.is_loopback() || p->addr.is_v4_mapped())
+      s.fail(key, "not a unicast host address: " + quote(c.ipv6[i]));
+    if (p->length == 0) s.fail(key, "the prefix length must be 1 to 128: " + quote(c.ipv6[i]));
+    for (const auto& q : c.ipv6_prefixes)
+      if (q.addr == p->addr) s.fail(key, "appears twice: " + quote(c.ipv6[i]));
+    c.ipv6_prefixes.push_back(*p);
+  }
+  auto on_link6 = [&](const wire::Ipv6Addr& a) {
+    if (a.is_link_local()) return true;
+    for (const auto& p : c.ipv6_prefixes)
+      if (p.contains(a)) return true;
+    return false;
+  };
+  c.gateway6 = s.string("gateway6", c.gateway6);
+  if (!c.gateway6.empty()) {
+    c.gateway6_ip = wire::Ipv6Addr::parse(c.gateway6);
+    if (!c.gateway6_ip || c.gateway6_ip->is_multicast() || c.gateway6_ip->is_unspecified())
+      s.fail("gateway6", "not a unicast IPv6 address (like fe80::1): " + quote(c.gateway6));
+    if (c.ipv6.empty()) s.fail("gateway6", "needs network.ipv6 addresses");
+    if (!on_link6(*c.gateway6_ip))
+      s.fail("gateway6", quote(c.gateway6) + " is neither link-local nor inside a network.ipv6 prefix");
+  }
+  auto mac = [&](std::string_view key, std::string& text, std::optional<std::array<uint8_t, 6>>& out, bool has_gw) {
+    text = s.string(key, text);
+    if (text.empty()) return;
+    out = parse_mac(text);
+    if (!out || ((*out)[0] & 1) != 0 || *out == std::array<uint8_t, 6>{})
+      s.fail(key, "not a unicast MAC address (like 02:00:00:00:00:01): " + quote(text));
+    if (!has_gw) s.fail(key, "given without its gateway");
+  };
+  mac("gateway_mac", c.gateway_mac, c.gateway_mac_addr, c.gateway_ip.has_value());
+  mac("gateway6_mac", c.gateway6_mac, c.gateway6_mac_addr, c.gateway6_ip.has_value());
+  c.routes = s.strings("routes");
+  for (std::size_t i = 0; i < c.routes.size(); ++i) {
+    const std::string key = "routes[" + std::to_string(i) + "]";
+    const std::string_view r = c.routes[i];
+    const auto via = r.find(" via ");
+    if (via == std::string_view::npos)
+      s.fail(key, "not \"PREFIX via ADDRESS\" (like \"192.168.0.0/16 via 10.0.0.254\"): " + quote(c.routes[i]));
+    const std::string_view to = r.substr(0, via), hop = r.substr(via + 5);
+    NetworkConfig::Route route;
+    if (const auto p4 = parse_ipv4_prefix(to)) {
+      const auto h4 = parse_ipv4(hop);
+      if (!h4) s.fail(key, "the next hop of an IPv4 route must be an IPv4 address: " + quote(c.routes[i]));
+      bool on_link = (*h4 & c.netmask()) == (c.address_ip & c.netmask()) && *h4 != c.address_ip;
+      for (const auto& [a, len] : c.address_prefixes) {
+        const uint32_t m = len >= 32 ? ~0u : ~(~0u >> len);
+        on_link = on_link || ((*h4 & m) == (a & m) && *h4 != a);
+      }
+      if (!on_link)
+        s.fail(key, "the next hop is not on a subnet of network.address or network.addresses: " + quote(c.routes[i]));
+      route.prefix4 = p4->first;
+      route.length = p4->second;
+      route.via4 = *h4;
+    } else if (const auto p6 = wire::Ipv6Prefix::parse(to)) {
+      const auto h6 = wire::Ipv6Addr::parse(hop);
+      if (!h6 || h6->is_multicast())
+        s.fail(key, "the next hop of an IPv6 route must be a unicast IPv6 address: " + quote(c.routes[i]));
+      if (!on_link6(*h6))
+        s.fail(key, "the next hop is neither link-local nor inside a network.ipv6 prefix: " + quote(c.routes[i]));
+      route.v6 = true;
+      route.prefix6 = *p6;
+      route.length = p6->length;
+      route.via6 = *h6;
+    } else {
+      s.fail(key, "not an IPv4 or IPv6 prefix before \"via\": " + quote(c.routes[i]));
+    }
+    c.parsed_routes.push_back(route);
+  }
 }
 
 NetworkConfig read_network(const Section& s) {
@@ -615,6 +710,7 @@ NetworkConfig read_network(const Section& s) {
     }
   }
   c.arp_timeout_s = s.integer("arp_timeout_s", c.arp_timeout_s, 1, 86400);
+  read_network6(s, c);
   return c;
 }
 
@@ -705,21 +801,93 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
                          {"discard", ClientProtocol::kDiscard}},
                         /*required=*/true);
 
-  c.target = s.required_string("target");
-  {
-    const auto colon = c.target.rfind(':');
-    const auto ip = colon == std::string::npos ? std::nullopt : parse_ipv4(std::string_view(c.target).substr(0, colon));
+  // "10.0.0.1:80" or "[2001:db8::1]:80" (RFC 3986 brackets), one of the servers to load.
+  auto parse_target = [&](const std::string& key, const std::string& text) {
+    ClientConfig::Target t;
+    if (!text.empty() && text[0] == '[') {
+      const auto close = text.find("]:");
+      const auto ip = close == std::string::npos ? std::nullopt
+                                                 : wire::Ipv6Addr::parse(std::string_view(text).substr(1, close - 1));
+      const auto port = close == std::string::npos ? std::nullopt
+                                                   : parse_decimal(std::string_view(text).substr(close + 2), 5);
+      if (!ip || !port || *port < 1 || *port > 65535)
+        s.fail(key, "not an IPv6 address in brackets and a port (like [2001:db8::1]:80): " + quote(text));
+      if (ip->is_multicast() || ip->is_unspecified() || ip->is_loopback() || ip->is_v4_mapped())
+        s.fail(key, "not a unicast address: " + quote(text));
+      if (net.ipv6.empty()) s.fail(key, "an IPv6 target needs network.ipv6 addresses: " + quote(text));
+      for (const auto& p : net.ipv6_prefixes)
+        if (p.addr == *ip) s.fail(key, "is our own address: " + quote(text));
+      t.ip6 = *ip;
+      t.port = static_cast<uint16_t>(*port);
+      return t;
+    }
+    const auto colon = text.rfind(':');
+    const auto ip = colon == std::string::npos ? std::nullopt : parse_ipv4(std::string_view(text).substr(0, colon));
     const auto port = colon == std::string::npos ? std::nullopt
-                                                 : parse_decimal(std::string_view(c.target).substr(colon + 1), 5);
+                                                 : parse_decimal(std::string_view(text).substr(colon + 1), 5);
     if (!ip || !port || *port < 1 || *port > 65535) {
-      s.fail("target", "not an IPv4 address and port (like 10.0.0.1:80): " + quote(c.target));
+      s.fail(key, "not an IPv4 address and port (like 10.0.0.1:80): " + quote(text));
     }
     if (is_special_ipv4(*ip) || *ip == 0xffffffffu) {
-      s.fail("target", "not a unicast address: " + quote(c.target));
+      s.fail(key, "not a unicast address: " + quote(text));
     }
-    if (*ip == net.address_ip) s.fail("target", "is our own network.address: " + quote(c.target));
-    c.target_ip = *ip;
-    c.target_port = static_cast<uint16_t>(*port);
+    if (*ip == net.address_ip) s.fail(key, "is our own network.address: " + quote(text));
+    t.ip = *ip;
+    t.port = static_cast<uint16_t>(*port);
+    return t;
+  };
+  c.target = s.required_string("target");
+  {
+    const ClientConfig::Target t = parse_target("target", c.target);
+    c.target_ip = t.ip;
+    c.target_ip6 = t.ip6;
+    c.target_port = t.port;
+  }
+  // More servers: "ADDRESS:PORT" with an optional " weight=N" (1..1000), IPv4 address ranges and
+  // port ranges; client.target has weight 1.
+  c.targets = s.strings("targets");
+  for (std::size_t i = 0; i < c.targets.size(); ++i) {
+    const std::string key = "targets[" + std::to_string(i) + "]";
+    std::string text = c.targets[i];
+    uint32_t weight = 1;
+    if (const auto w = text.find(" weight="); w != std::string::npos) {
+      const auto v = parse_decimal(std::string_view(text).substr(w + 8), 4);
+      if (!v || *v < 1 || *v > 1000) s.fail(key, "the weight must be 1 to 1000: " + quote(c.targets[i]));
+      weight = static_cast<uint32_t>(*v);
+      text.resize(w);
+    }
+    // Ranges: "10.0.0.10-10.0.0.19:80" (IPv4 addresses), "...:8080-8083" (ports, either family):
+    // one target per address and port, each with the weight.
+    const bool v6 = !text.empty() && text[0] == '[';
+    const auto colon = v6 ? text.find("]:") + 1 : text.rfind(':');
+    if (colon == std::string::npos || colon == 0) s.fail(key, "not ADDRESS:PORT: " + quote(c.targets[i]));
+    const std::string host = text.substr(0, colon), ports = text.substr(colon + 1);
+    std::string host_first = host, host_last = host, port_first = ports, port_last = ports;
+    if (const auto d = host.find('-'); !v6 && d != std::string::npos) {
+      host_first = host.substr(0, d);
+      host_last = host.substr(d + 1);
+    }
+    if (const auto d = ports.find('-'); d != std::string::npos) {
+      port_first = ports.substr(0, d);
+      port_last = ports.substr(d + 1);
+    }
+    const ClientConfig::Target first = parse_target(key, host_first + ":" + port_first);
+    const ClientConfig::Target last = parse_target(key, host_last + ":" + port_last);
+    if (last.ip < first.ip || last.port < first.port)
+      s.fail(key, "a range must not end below its start: " + quote(c.targets[i]));
+    if ((uint64_t{last.ip} - first.ip + 1) * (uint64_t{last.port} - first.port + 1) + c.target_list.size() > 4096)
+      s.fail(key, "more than 4096 targets in all: " + quote(c.targets[i]));
+    for (uint64_t ip = first.ip; ip <= last.ip; ++ip) {
+      for (uint32_t port = first.port; port <= last.port; ++port) {
+        ClientConfig::Target t = first;
+        t.ip = static_cast<uint32_t>(ip);
+        t.port = static_cast<uint16_t>(port);
+        t.weight = weight;
+        if (!t.ip6 && (is_special_ipv4(t.ip) || t.ip == net.address_ip))
+          s.fail(key, "the range holds " + ipv4_to_string(t.ip) + ", not a target: " + quote(c.targets[i]));
+        c.target_list.push_back(t);
+      }
+    }
   }
 
   c.source_ports = s.string("source_ports", c.source_ports);
@@ -788,7 +956,8 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
     s.fail("http_host", "must hold no spaces or control characters, got " + quote(c.http_host));
   }
   if (c.http_host.empty()) {
-    c.http_host = c.target_port == 80 ? ipv4_to_string(c.target_ip) : c.target;
+    c.http_host = c.target_ip6 ? (c.target_port == 80 ? "[" + c.target_ip6->to_string() + "]" : c.target)
+                  : c.target_port == 80 ? ipv4_to_string(c.target_ip) : c.target;
   }
 
   c.response_size = s.integer("response_size", c.response_size, 0, kGi);
@@ -952,10 +1121,17 @@ nlohmann::json to_json(const Config& c) {
                {"mtu", c.port.mtu},
                {"promiscuous", c.port.promiscuous},
                {"mac", c.port.mac},
-               {"checksum_offload", c.port.checksum_offload}};
+               {"checksum_offload", c.port.checksum_offload},
+               {"vlan", c.port.vlan}};
   j["network"] = {{"address", c.network.address},
                   {"gateway", c.network.gateway},
-                  {"arp_timeout_s", c.network.arp_timeout_s}};
+                  {"arp_timeout_s", c.network.arp_timeout_s},
+                  {"addresses", c.network.addresses},
+                  {"ipv6", c.network.ipv6},
+                  {"gateway6", c.network.gateway6},
+                  {"gateway_mac", c.network.gateway_mac},
+                  {"gateway6_mac", c.network.gateway6_mac},
+                  {"routes", c.network.routes}};
   const TcpConfig& t = c.tcp;
   j["tcp"] = {{"mss", t.mss},
               {"msl_s", t.msl_s},
@@ -997,6 +1173,7 @@ nlohmann::json to_json(const Config& c) {
   if (const auto& k = c.client) {
     j["client"] = {{"protocol", to_string(k->protocol)},
                    {"target", k->target},
+                   {"targets", k->targets},
                    {"source_ports", k->source_ports},
                    {"source_addresses", k->source_addresses},
                    {"connections_per_second", k->connections_per_second},

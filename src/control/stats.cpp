@@ -12,10 +12,15 @@ namespace linetcp::control {
   X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) X(rx_no_mbuf) X(rx_errors) X(tx_errors)
 #define LINETCP_ENDPOINT_FIELDS(X)                                                               \
   X(frames_in) X(frames_out) X(eth_too_short) X(eth_not_for_us) X(eth_unknown_type) X(arp_in)    \
+  X(eth_vlan_other)                                                                              \
   X(arp_bad) X(arp_replies_out) X(arp_requests_out) X(arp_table_full) X(ipv4_bad_header)         \
   X(ipv4_bad_checksum) X(ipv4_fragments) X(ipv4_not_for_us) X(ipv4_unknown_protocol)             \
   X(ipv4_bad_source) X(icmp_in) X(icmp_bad) X(icmp_echo_replies) X(icmp_errors_in)               \
   X(icmp_source_quench) X(tcp_bad_header) X(tcp_bad_checksum) X(tcp_bad_options)                \
+  X(ipv6_bad_header) X(ipv6_fragments) X(ipv6_not_for_us) X(ipv6_unknown_protocol)             \
+  X(ipv6_bad_source) X(ipv6_peers_full) X(icmp6_in) X(icmp6_bad) X(icmp6_echo_replies)            \
+  X(icmp6_errors_in) X(ndp_bad) X(ndp_advertisements_out) X(ndp_solicitations_out)                \
+  X(ndp_table_full) X(connections_opened_ipv6) X(connections_accepted_ipv6)                      \
   X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(tcp_syn_fin) X(conn_table_full)               \
   X(syn_backlog_full) X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected)        \
   X(time_wait_full)                                                                              \
@@ -109,6 +114,7 @@ uint64_t drops_of(const WorkerStats& s) {
          s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors + e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
+         e.tcp_syn_fin + e.ipv6_bad_header + e.ipv6_fragments + e.ipv6_peers_full +
          s.tcp.ooo_no_buffer;
 }
 std::string human(double v) {

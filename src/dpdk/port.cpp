@@ -107,6 +107,12 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
     if (caps_.rx_checksum) conf.rxmode.offloads |= rx_ck;
     if (caps_.tx_checksum) conf.txmode.offloads |= tx_ck;
   }
+  // 802.1Q: the port inserts our tag where it can; receive always parses tags in software (a
+  // port that strips them would hide other VLANs' frames from the engine's check).
+  if (pc.vlan != 0 && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT) != 0) {
+    caps_.vlan_insert = true;
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+  }
   // The symmetric key puts both directions of a flow on one queue (a server sees its flows on the
   // queue they arrived at; a client can predict where replies land).
   std::array<uint8_t, 40> key = engine::kSymmetricRssKey;

@@ -56,6 +56,23 @@ uint32_t Steering::owner(const rte_mbuf* m, uint32_t self) const {
     // Requests are answered by whoever gets them; replies teach every worker's cache.
     return base::load_be16(ip + 6) == wire::kArpReply ? kAll : self;
   }
+  if (type == wire::kEtherTypeIpv6) {
+    // Neighbour advertisements teach every worker's cache, like ARP replies; TCP without
+    // extension headers goes to its owner; anything else stays (the endpoint sorts it out).
+    if (len < wire::kEthHeaderLen + 40 + 20) return self;
+    if (ip[6] == 58 && ip[40] == 136) return kAll;
+    if (ip[6] != wire::kIpProtoTcp) return self;
+    const uint8_t* tcp = ip + 40;
+    const uint16_t local_port = base::load_be16(tcp + 2);
+    if (client_) return port_owner_[local_port];
+    uint32_t folded_src = 0, folded_dst = 0;
+    for (int i = 0; i < 16; i += 4) {
+      folded_src ^= base::load_be32(ip + 8 + i);
+      folded_dst ^= base::load_be32(ip + 24 + i);
+    }
+    const engine::FourTuple t{folded_dst, folded_src, local_port, base::load_be16(tcp)};
+    return static_cast<uint32_t>((uint64_t{engine::hash_tuple(t)} * workers_) >> 32);
+  }
   if (type != wire::kEtherTypeIpv4 || ip[9] != wire::kIpProtoTcp) return self;
   const uint32_t ihl = (ip[0] & 0x0fu) * 4;
   if (len < wire::kEthHeaderLen + ihl + 4) return self;  // the endpoint counts it as malformed

@@ -57,8 +57,13 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
   current_ = nullptr;
   m->data_len = static_cast<uint16_t>(len);
   m->pkt_len = static_cast<uint32_t>(len);
+  if (meta.vlan_tci != 0) {  // hardware VLAN insert (the port offers it: see port.cpp)
+    m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+    m->vlan_tci = meta.vlan_tci;
+  }
   if (meta.checksum_offload) {
-    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+    m->ol_flags |= meta.ipv6 ? RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM
+                             : RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
     m->l2_len = meta.l2_len;
     m->l3_len = meta.l3_len;
   }

@@ -1,5 +1,6 @@
-// Endpoint: frame demultiplexing (ARP, IPv4, ICMP, TCP), connection lifecycle (listen, connect,
-// SYN cookies, TIME_WAIT), timers and frame building. See endpoint.hpp for the contract.
+// Endpoint: frame demultiplexing (802.1Q, ARP, IPv4, ICMP, IPv6, NDP, ICMPv6, TCP), connection
+// lifecycle (listen, connect, SYN cookies, TIME_WAIT), timers and frame building. See endpoint.hpp
+// for the contract.
 #include "linetcp/engine/endpoint.hpp"
 
 #include <algorithm>
@@ -8,8 +9,10 @@
 #include "linetcp/wire/arp.hpp"
 #include "linetcp/wire/checksum.hpp"
 #include "linetcp/wire/icmp.hpp"
+#include "linetcp/wire/icmpv6.hpp"
 #include "linetcp/wire/tcp_header.hpp"
 #include "linetcp/wire/tcp_options.hpp"
+#include "linetcp/wire/vlan.hpp"
 
 namespace linetcp::engine {
 
@@ -21,7 +24,6 @@ using tcp::SeqNum;
 using tcp::State;
 
 namespace {
-constexpr std::size_t kFrameHeaders = wire::kEthHeaderLen + wire::kIpv4MinHeaderLen;
 // A TIME_WAIT record whose source port came from our allocator (an active open).
 constexpr uint8_t kTwPortOwned = 1u << 7;
 // How long after sending a cookie we still check ACKs against cookies.
@@ -31,20 +33,31 @@ constexpr Duration kArpRetry = Duration::seconds(1);
 // Segments one connection may emit before the next ready connection gets its turn.
 constexpr int kBurstPerConnection = 16;
 
-tcp::TupleKey key_of(const FourTuple& t) {
+}  // namespace
+
+tcp::TupleKey Endpoint::key_of(const FourTuple& t) const {
+  // IPv6: the ISN and the cookie must depend on the addresses themselves, not on the table slots
+  // (a slot is reused for another peer, and a cookie's ACK may find none), so fold them.
+  if (LINETCP_UNLIKELY(engine::is_ipv6(t)))
+    return tcp::TupleKey{local6_[t.local_ip].addr.fold(), remote6(t.remote_ip).fold() ^ 0x6u, t.local_port,
+                         t.remote_port};
   return tcp::TupleKey{t.local_ip, t.remote_ip, t.local_port, t.remote_port};
 }
-}  // namespace
 
 Endpoint::Endpoint(const EndpointConfig& config, Instant now)
     : config_(config),
       prefix_{config.address, config.prefix_length},
+      l2_len_(config.vlan != 0 && !config.vlan_tx_offload ? wire::kEthHeaderLen + 4 : wire::kEthHeaderLen),
       ooo_(config.ooo_chunks),
       conns_(config.max_connections),
       index_(config.max_connections + config.time_wait_capacity),
       wheel_(now),
       time_wait_(config.time_wait_capacity),
       neighbors_(config.neighbor_capacity, config.arp_timeout),
+      neighbors6_(config.addresses6.empty() ? 16 : config.neighbor_capacity, config.arp_timeout),
+      peers_(config.addresses6.empty() ? 0
+             : config.ipv6_peers != 0 ? config.ipv6_peers
+                                      : config.max_connections + config.time_wait_capacity),
       isn_(config.secret),
       cookies_({config.secret[1] ^ 0x5bd1e995ull, config.secret[0] + 0x27d4eb2full}),
       listeners_(std::make_unique<uint8_t[]>(65536)),
@@ -56,6 +69,47 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
   for (uint32_t i = 0; i <= source_span_; ++i)
     ports_.push_back(std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last, i + 1));
   config_.tcp.time_wait = config_.time_wait;
+  for (const wire::Ipv4Prefix& p : config.addresses) {
+    if (p.addr == config.address || p.addr.value - source_first_ <= source_span_) continue;  // already ours
+    extra4_.push_back(Local4{p, std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last,
+                                                                static_cast<uint32_t>(1000 + extra4_.size()))});
+  }
+  if (!config.addresses6.empty()) {
+    // Index 0 is the link-local address: NDP with routers and link-local peers needs one.
+    const wire::Ipv6Addr ll = wire::Ipv6Addr::link_local_from_mac(config.mac);
+    local6_.push_back(Local6{ll, wire::Ipv6Prefix{ll, 64}, nullptr});
+    for (const wire::Ipv6Prefix& p : config.addresses6)
+      if (p.addr != ll) local6_.push_back(Local6{p.addr, p, nullptr});
+    for (Local6& l : local6_)
+      l.ports = std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last,
+                                                static_cast<uint32_t>(ports_.size() + (&l - local6_.data()) + 1));
+  }
+  if (!config.gateway_mac.is_zero() && !config.gateway.is_unspecified())
+    neighbors_.set_static(config.gateway, config.gateway_mac);
+  if (!config.gateway6_mac.is_zero() && !config.gateway6.is_unspecified())
+    neighbors6_.set_static(config.gateway6, config.gateway6_mac);
+  // Longest prefix first, so that next_hop() takes the first match.
+  std::stable_sort(config_.routes.begin(), config_.routes.end(),
+                   [](const Route4& a, const Route4& b) { return a.to.length > b.to.length; });
+  std::stable_sort(config_.routes6.begin(), config_.routes6.end(),
+                   [](const Route6& a, const Route6& b) { return a.to.length > b.to.length; });
+}
+
+std::size_t Endpoint::write_l2(uint8_t* p, const wire::MacAddr& dst, uint16_t ether_type) const {
+  if (l2_len_ == wire::kEthHeaderLen) {
+    wire::write_ethernet(p, dst, config_.mac, ether_type);
+    return wire::kEthHeaderLen;
+  }
+  wire::write_ethernet(p, dst, config_.mac, wire::kEtherTypeVlan);  // 802.1Q tag in software
+  wire::write_vlan_tag(p + wire::kEthHeaderLen, config_.vlan, ether_type);  // PCP 0, DEI 0
+  return l2_len_;
+}
+
+int Endpoint::local6_index(const wire::Ipv6Addr& a) const {
+  // A handful of addresses: a linear scan over 16-byte compares beats hashing.
+  for (std::size_t i = 0; i < local6_.size(); ++i)
+    if (local6_[i].addr == a) return static_cast<int>(i);
+  return -1;
 }
 
 Endpoint::~Endpoint() {
@@ -73,7 +127,10 @@ uint8_t Endpoint::app_slot(App& app, const tcp::TcpParams* params) {
   for (std::size_t i = 0; i < apps_.size(); ++i)
     if (apps_[i].app == &app && apps_[i].params == params) return static_cast<uint8_t>(i);
   if (apps_.size() >= 255) return 255;  // callers treat 255 as "no room"
-  apps_.push_back({&app, params});
+  auto p6 = std::make_unique<tcp::TcpParams>(*params);
+  p6->mss = static_cast<uint16_t>(std::min<uint32_t>(p6->mss, config_.mtu - 60u));  // IPv6 + TCP headers
+  p6->default_send_mss = 1220;  // MUST-15: IPv6 minimum MTU 1280 less 60
+  apps_.push_back({&app, params, std::move(p6)});
   return static_cast<uint8_t>(apps_.size() - 1);
 }
 
@@ -87,13 +144,33 @@ bool Endpoint::listen(uint16_t port, App& app, const tcp::TcpParams* params) {
 
 void Endpoint::unlisten(uint16_t port) { listeners_[port] = 0; }
 
-ConnId Endpoint::new_connection(const FourTuple& t, uint8_t app) {
+bool Endpoint::hold_peer(FourTuple& t) {
+  if (t.remote_ip != kPendingPeer) {
+    peers_.add_ref(t.remote_ip);
+    return true;
+  }
+  const uint32_t slot = peers_.acquire(input_src6_);
+  if (slot == Ipv6PeerTable::kNone) {
+    ++counters_.ipv6_peers_full;
+    return false;
+  }
+  t.remote_ip = slot;
+  return true;
+}
+
+ConnId Endpoint::new_connection(FourTuple t, uint8_t app) {
   const ConnId id = conns_.alloc();
   if (id == kInvalidConn) {
     ++counters_.conn_table_full;
     return kInvalidConn;
   }
+  // An IPv6 connection holds a reference on its remote address (released with its tuple).
+  if (LINETCP_UNLIKELY(engine::is_ipv6(t)) && !hold_peer(t)) {
+    conns_.free(id);
+    return kInvalidConn;
+  }
   if (!index_.insert(t, id)) {
+    release_peer(t);
     conns_.free(id);
     ++counters_.conn_table_full;
     return kInvalidConn;
@@ -110,29 +187,75 @@ ConnId Endpoint::new_connection(const FourTuple& t, uint8_t app) {
 ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, Instant now,
                          const tcp::TcpParams* params, uint16_t local_port, wire::Ipv4Addr local) {
   // MUST-43: a local address given must be one of our source addresses.
-  if (!local.is_unspecified() && local.value - source_first_ > source_span_) return kInvalidConn;
+  if (!local.is_unspecified() && local.value - source_first_ > source_span_ && extra4_index(local) < 0)
+    return kInvalidConn;
   // MUST-46: no connections to broadcast or multicast addresses.
   if (remote.is_multicast() || remote.is_broadcast() || remote.is_unspecified() ||
       remote == prefix_.directed_broadcast() || remote_port == 0)
     return kInvalidConn;
+  // A peer on one of the other subnets is reached from our address there.
+  if (LINETCP_UNLIKELY(!extra4_.empty()) && local.is_unspecified() && !prefix_.contains(remote)) {
+    const int e = extra4_subnet(remote);
+    if (e >= 0) {
+      if (remote == extra4_[e].prefix.directed_broadcast() || is_local(remote)) return kInvalidConn;
+      local = extra4_[e].prefix.addr;
+    }
+  }
+  const FourTuple t{local.is_unspecified() ? source_first_ : local.value, remote.value, local_port, remote_port};
+  return connect_tuple(t, local.is_unspecified(), source_first_, source_span_ + 1, app, now, params);
+}
+
+ConnId Endpoint::connect(const wire::Ipv6Addr& remote, uint16_t remote_port, App& app, Instant now,
+                         const tcp::TcpParams* params, uint16_t local_port, const wire::Ipv6Addr& local) {
+  if (local6_.empty() || remote.is_multicast() || remote.is_unspecified() || remote.is_v4_mapped() ||
+      remote.is_loopback() || local6_index(remote) >= 0 || remote_port == 0)
+    return kInvalidConn;  // MUST-46, and no IPv6 configured
+  int li = 0;
+  if (!local.is_unspecified()) {
+    li = local6_index(local);
+    if (li < 0) return kInvalidConn;  // MUST-43
+  }
+  // A link-local peer is reached from the link-local address (index 0) only; others from the
+  // global addresses in turn (or the link-local one when no other is configured).
+  const bool link_local = remote.is_link_local();
+  const uint32_t first = link_local || local6_.size() == 1 ? 0 : 1;
+  const uint32_t count = link_local || local6_.size() == 1 ? 1 : static_cast<uint32_t>(local6_.size() - 1);
+  const uint32_t peer = peers_.find(remote);
+  FourTuple t{static_cast<uint32_t>(li), peer == Ipv6PeerTable::kNone ? kPendingPeer : peer, local_port, remote_port};
+  if (local.is_unspecified()) t.local_ip = first + (count > 1 ? next_source6_ % count : 0);
+  // An application may connect from inside a callback of input(): keep the input's source.
+  const wire::Ipv6Addr saved = input_src6_;
+  input_src6_ = remote;  // kPendingPeer stands for it until the connection interns it
+  const ConnId id = connect_tuple(t, local.is_unspecified() && count > 1, first, count, app, now, params);
+  input_src6_ = saved;
+  return id;
+}
+
+ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint32_t choices, App& app,
+                               Instant now, const tcp::TcpParams* params) {
+  const bool v6 = engine::is_ipv6(t);
   const uint8_t slot = app_slot(app, params);
   if (slot == 255) return kInvalidConn;
-  FourTuple t{local.is_unspecified() ? source_first_ : local.value, remote.value, local_port, remote_port};
   bool owned = false;
-  if (local_port == 0) {
+  if (t.local_port == 0) {
     // Source addresses in turn; on each, a port whose tuple to this peer is free (not in use, not
-    // in TIME_WAIT) and, with RSS, whose replies come back to this worker.
-    const uint32_t choices = local.is_unspecified() ? source_span_ + 1 : 1;
+    // in TIME_WAIT) and, with RSS, whose replies come back to this worker. (IPv6 tuples hold
+    // table indices, which an RSS hash cannot use: their ports are not filtered.)
+    if (!any_local) choices = 1;
+    uint32_t& next = v6 ? next_source6_ : next_source_;
     for (uint32_t tried = 0; tried < choices && t.local_port == 0; ++tried) {
-      if (local.is_unspecified()) {
-        t.local_ip = source_first_ + next_source_;
-        next_source_ = next_source_ == source_span_ ? 0 : next_source_ + 1;
+      if (any_local) {
+        t.local_ip = first + next % choices;
+        next = (next + 1) % choices;
       }
-      t.local_port = ports_of(t.local_ip).acquire_if(
+      t.local_port = ports_of(t).acquire_if(
         [&](uint16_t p) {
           FourTuple probe = t;
           probe.local_port = p;
-          return index_.find(probe) == kInvalidConn && (!port_filter_ || port_filter_(port_filter_ctx_, probe));
+          // A peer not yet interned has no connection or TIME_WAIT record: every port is free.
+          if (probe.remote_ip == kPendingPeer) return true;
+          return index_.find(probe) == kInvalidConn &&
+                 (v6 || !port_filter_ || port_filter_(port_filter_ctx_, probe));
         },
         64);  // with a filter that keeps 1 in N ports, 64 tries fail once in e^(64/N)
     }
@@ -141,18 +264,20 @@ ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, 
       return kInvalidConn;
     }
     owned = true;
-  } else if (index_.find(t) != kInvalidConn) {
+  } else if (t.remote_ip != kPendingPeer && index_.find(t) != kInvalidConn) {
     return kInvalidConn;
   }
+  const tcp::SeqNum iss = isn_.isn(key_of(t), now);
   const ConnId id = new_connection(t, slot);
   if (id == kInvalidConn) {
-    if (owned) ports_of(t.local_ip).release(t.local_port);
+    if (owned) ports_of(t).release(t.local_port);
     return kInvalidConn;
   }
   Conn& c = conns_[id];
   c.active = owned;
-  c.tcp.open_active(*apps_[slot].params, isn_.isn(key_of(t), now), now);
+  c.tcp.open_active(params_for(slot, c.tuple), iss, now);
   ++counters_.connections_opened;
+  if (v6) ++counters_.connections_opened_ipv6;
   settle(id, now);
   return id;
 }
@@ -210,8 +335,10 @@ void Endpoint::on_established() {
   }
   // Passive opens count as accepted whether they came through SYN-RECEIVED or a SYN cookie
   // (a cookie connection is never embryonic).
-  if (c.tcp.passive()) ++counters_.connections_accepted;
-  else ++counters_.connections_established;
+  if (c.tcp.passive()) {
+    ++counters_.connections_accepted;
+    if (engine::is_ipv6(c.tuple)) ++counters_.connections_accepted_ipv6;
+  } else ++counters_.connections_established;
   c.opened = true;
   apps_[c.app].app->on_open(*this, current_);
 }
@@ -279,8 +406,11 @@ void Endpoint::free_connection(ConnId id, bool erase_index) {
   if (c.timer.armed()) wheel_.cancel(c.timer);
   tcp::TcpContext cx = ctx();
   c.tcp.release_resources(cx);
-  if (erase_index) index_.erase(c.tuple);
-  if (c.active) ports_of(c.tuple.local_ip).release(c.tuple.local_port);
+  if (erase_index) {  // otherwise a TIME_WAIT record took over the tuple and its peer reference
+    index_.erase(c.tuple);
+    release_peer(c.tuple);
+  }
+  if (c.active) ports_of(c.tuple).release(c.tuple.local_port);
   if (c.embryonic) --syn_received_;
   c.embryonic = false;
   conns_.free(id);
@@ -336,7 +466,8 @@ void Endpoint::advance(Instant now) {
   }
   time_wait_.expire(now, [&](TimeWaitRecord& r) {
     index_.erase(r.tuple);
-    if (r.flags & kTwPortOwned) ports_of(r.tuple.local_ip).release(r.tuple.local_port);
+    if (r.flags & kTwPortOwned) ports_of(r.tuple).release(r.tuple.local_port);
+    release_peer(r.tuple);
   });
 }
 
@@ -361,7 +492,7 @@ std::array<uint32_t, 11> Endpoint::state_histogram() const {
 
 
 std::size_t Endpoint::memory_bytes() const {
-  return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() +
+  return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() + peers_.memory_bytes() +
          std::size_t{ooo_.capacity()} * sizeof(tcp::ChunkPool::Chunk);
 }
 
@@ -375,15 +506,37 @@ void Endpoint::input(std::span<const uint8_t> frame, Instant now) {
     ++counters_.eth_too_short;
     return;
   }
+  uint16_t type = eth->ether_type();
+  std::span<const uint8_t> payload = eth->payload();
+  if (LINETCP_UNLIKELY(type == wire::kEtherTypeVlan)) {
+    // 802.1Q: our VLAN only (priority bits ignored). A port that strips tags in hardware hands
+    // frames over untagged, having checked the id itself.
+    const auto tag = wire::VlanView::parse(payload);
+    if (!tag) {
+      ++counters_.eth_too_short;
+      return;
+    }
+    if (tag->vlan_id() != config_.vlan) {
+      ++counters_.eth_vlan_other;
+      return;
+    }
+    type = tag->inner_type();
+    payload = tag->inner_payload();
+  } else if (LINETCP_UNLIKELY(config_.vlan != 0 && !config_.vlan_rx_stripped)) {
+    ++counters_.eth_vlan_other;  // untagged on a tagged link
+    return;
+  }
   const wire::MacAddr dst = eth->dst();
   reply_mac_ = eth->src();
-  if (dst != config_.mac && !dst.is_broadcast()) {
+  // Broadcast for ARP; IPv6 multicast (33:33:...) for NDP's solicited-node and all-nodes groups.
+  if (dst != config_.mac && !dst.is_broadcast() && !(dst.bytes[0] == 0x33 && dst.bytes[1] == 0x33)) {
     ++counters_.eth_not_for_us;
     return;
   }
-  switch (eth->ether_type()) {
-    case wire::kEtherTypeIpv4: handle_ipv4(eth->payload(), now); break;
-    case wire::kEtherTypeArp: handle_arp(eth->payload(), now); break;
+  switch (type) {
+    case wire::kEtherTypeIpv4: handle_ipv4(payload, now); break;
+    case wire::kEtherTypeArp: handle_arp(payload, now); break;
+    case wire::kEtherTypeIpv6: handle_ipv6(payload, now); break;
     default: ++counters_.eth_unknown_type; break;
   }
 }
@@ -410,10 +563,10 @@ void Endpoint::handle_arp(std::span<const uint8_t> payload, Instant now) {
   if (for_us && arp->op() == wire::kArpRequest) {
     uint8_t* f = control_frame();
     if (!f) return;
-    wire::write_ethernet(f, arp->sender_mac(), config_.mac, wire::kEtherTypeArp);
-    wire::write_arp(f + wire::kEthHeaderLen, wire::kArpReply, config_.mac, arp->target_ip(),
+    write_l2(f, arp->sender_mac(), wire::kEtherTypeArp);
+    wire::write_arp(f + l2_len_, wire::kArpReply, config_.mac, arp->target_ip(),
                     arp->sender_mac(), arp->sender_ip());
-    commit_control(wire::kEthHeaderLen + wire::kArpLen);
+    commit_control(l2_len_ + wire::kArpLen);
     ++counters_.arp_replies_out;
   }
 }
@@ -428,11 +581,28 @@ void Endpoint::queue_arp_request(wire::Ipv4Addr target) {
   }
   uint8_t* f = control_frame();
   if (!f) return;
-  wire::write_ethernet(f, wire::MacAddr::broadcast(), config_.mac, wire::kEtherTypeArp);
-  wire::write_arp(f + wire::kEthHeaderLen, wire::kArpRequest, config_.mac, config_.address,
+  write_l2(f, wire::MacAddr::broadcast(), wire::kEtherTypeArp);
+  // From our address on the target's subnet (RFC 826 has the target learn it).
+  const int e = extra4_.empty() || prefix_.contains(target) ? -1 : extra4_subnet(target);
+  wire::write_arp(f + l2_len_, wire::kArpRequest, config_.mac, e >= 0 ? extra4_[e].prefix.addr : config_.address,
                   wire::MacAddr{}, target);
-  commit_control(wire::kEthHeaderLen + wire::kArpLen);
+  commit_control(l2_len_ + wire::kArpLen);
   ++counters_.arp_requests_out;
+}
+
+void Endpoint::queue_neighbor_solicitation(const wire::Ipv6Addr& target) {
+  uint8_t* f = control_frame();
+  if (!f) return;
+  // From the local address on the target's subnet (the link-local one for link-local targets and
+  // as the fallback), to the target's solicited-node group (RFC 4861 §7.2.2).
+  const wire::Ipv6Addr* src = &local6_[0].addr;
+  if (!target.is_link_local())
+    for (const Local6& l : local6_)
+      if (l.prefix.contains(target)) src = &l.addr;
+  const wire::Ipv6Addr group = target.solicited_node();
+  wire::write_neighbor_solicitation(f + headers6(), target, config_.mac, *src, group);
+  commit_icmp6(f, group.multicast_mac(), *src, group, wire::kNdMessageLen, wire::kNdHopLimit);
+  ++counters_.ndp_solicitations_out;
 }
 
 void Endpoint::handle_ipv4(std::span<const uint8_t> packet, Instant now) {
@@ -473,17 +643,17 @@ void Endpoint::handle_icmp(const wire::Ipv4View& ip) {
   switch (icmp->type()) {
     case wire::kIcmpEchoRequest: {
       const std::size_t icmp_len = ip.payload().size();
-      if (kFrameHeaders + icmp_len > kControlFrameBytes) {
+      if (headers4() + icmp_len > kControlFrameBytes) {
         ++counters_.icmp_bad;
         return;
       }
       uint8_t* f = control_frame();
       if (!f) return;
-      wire::write_ethernet(f, reply_mac_, config_.mac, wire::kEtherTypeIpv4);
-      wire::write_ipv4_header(f + wire::kEthHeaderLen, ip.dst(), ip.src(), wire::kIpProtoIcmp,
+      write_l2(f, reply_mac_, wire::kEtherTypeIpv4);
+      wire::write_ipv4_header(f + l2_len_, ip.dst(), ip.src(), wire::kIpProtoIcmp,
                               static_cast<uint16_t>(icmp_len), config_.ttl, 0, config_.tos);
-      wire::write_icmp_echo_reply(f + kFrameHeaders, *icmp);
-      commit_control(kFrameHeaders + icmp_len);
+      wire::write_icmp_echo_reply(f + headers4(), *icmp);
+      commit_control(headers4() + icmp_len);
       ++counters_.icmp_echo_replies;
       return;
     }
@@ -508,6 +678,164 @@ void Endpoint::handle_tcp(const wire::Ipv4View& ip, Instant now) {
     ++counters_.tcp_bad_checksum;
     return;
   }
+  handle_segment(th, FourTuple{ip.dst().value, ip.src().value, th.dst_port(), th.src_port()}, now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6
+
+void Endpoint::handle_ipv6(std::span<const uint8_t> packet, Instant now) {
+  wire::Ipv6View ip;
+  switch (wire::Ipv6View::parse(packet, ip)) {
+    case wire::Ipv6Error::kOk: break;
+    case wire::Ipv6Error::kFragment: ++counters_.ipv6_fragments; return;
+    default: ++counters_.ipv6_bad_header; return;
+  }
+  if (local6_.empty()) {
+    ++counters_.ipv6_not_for_us;
+    return;
+  }
+  const wire::Ipv6Addr dst = ip.dst();
+  const int local = local6_index(dst);
+  if (local < 0) {
+    // Multicast reaches us for NDP (solicited-node groups) and all-nodes: ICMPv6 only.
+    if (dst.is_multicast() && ip.protocol() == wire::kIpProtoIcmpv6) {
+      handle_icmp6(ip, now);
+      return;
+    }
+    ++counters_.ipv6_not_for_us;
+    return;
+  }
+  switch (ip.protocol()) {
+    case wire::kIpProtoTcp: handle_tcp6(ip, local, now); break;
+    case wire::kIpProtoIcmpv6: handle_icmp6(ip, now); break;
+    default: ++counters_.ipv6_unknown_protocol; break;
+  }
+}
+
+void Endpoint::commit_icmp6(uint8_t* f, const wire::MacAddr& dst_mac, const wire::Ipv6Addr& src,
+                            const wire::Ipv6Addr& dst, std::size_t len, uint8_t hop_limit) {
+  write_l2(f, dst_mac, wire::kEtherTypeIpv6);
+  wire::write_ipv6_header(f + l2_len_, src, dst, wire::kIpProtoIcmpv6, static_cast<uint16_t>(len),
+                          hop_limit, config_.tos);
+  commit_control(headers6() + len);
+}
+
+void Endpoint::handle_icmp6(const wire::Ipv6View& ip, Instant now) {
+  ++counters_.icmp6_in;
+  const auto icmp = wire::Icmpv6View::parse(ip, config_.verify_checksums);
+  if (!icmp) {
+    ++counters_.icmp6_bad;
+    return;
+  }
+  const wire::Ipv6Addr src = ip.src();
+  switch (icmp->type()) {
+    case wire::kIcmpv6EchoRequest: {
+      const std::size_t len = icmp->message().size();
+      const wire::Ipv6Addr dst = ip.dst();
+      // No echo for multicast destinations (RFC 4443 §4.1 allows either; we answer unicast only).
+      if (dst.is_multicast() || src.is_multicast() || src.is_unspecified() || headers6() + len > kControlFrameBytes) {
+        ++counters_.icmp6_bad;
+        return;
+      }
+      uint8_t* f = control_frame();
+      if (!f) return;
+      wire::write_icmpv6_echo_reply(f + headers6(), *icmp, dst, src);
+      commit_icmp6(f, reply_mac_, dst, src, len, config_.ttl);
+      ++counters_.icmp6_echo_replies;
+      return;
+    }
+    case wire::kIcmpv6NeighborSolicitation:
+    case wire::kIcmpv6NeighborAdvertisement: {
+      const auto nd = wire::NdView::parse(*icmp);
+      // RFC 4861 §7.1: hop limit 255 proves the message was not forwarded.
+      if (!nd || ip.hop_limit() != wire::kNdHopLimit) {
+        ++counters_.ndp_bad;
+        return;
+      }
+      const wire::Ipv6Addr target = nd->target();
+      if (icmp->type() == wire::kIcmpv6NeighborSolicitation) {
+        const int t = local6_index(target);
+        if (t < 0) return;  // for another host on the link
+        // §7.1.1: from "::" (duplicate address detection) there is no source link-layer option;
+        // we answer to all-nodes, unsolicited. Otherwise learn the sender and answer it.
+        const bool dad = src.is_unspecified();
+        if (dad && (nd->link_addr() || !ip.dst().is_multicast())) {
+          ++counters_.ndp_bad;
+          return;
+        }
+        if (!dad && nd->link_addr()) {
+          if (neighbors6_.learn(src, *nd->link_addr(), now)) {
+            while (Conn* c = arp_wait_.pop_front()) {
+              c->waiting_arp = false;
+              ready_.push_back(*c);
+            }
+          }
+          counters_.ndp_table_full = neighbors6_.full_drops();
+        }
+        uint8_t* f = control_frame();
+        if (!f) return;
+        const wire::Ipv6Addr to = dad ? wire::kIpv6AllNodes : src;
+        const wire::MacAddr to_mac = dad                ? wire::kIpv6AllNodes.multicast_mac()
+                                     : nd->link_addr() ? *nd->link_addr()
+                                                       : reply_mac_;
+        wire::write_neighbor_advertisement(f + headers6(), target, config_.mac, !dad, target, to);
+        commit_icmp6(f, to_mac, target, to, wire::kNdMessageLen, wire::kNdHopLimit);
+        ++counters_.ndp_advertisements_out;
+        return;
+      }
+      // §7.1.2: a solicited advertisement must not go to a multicast address.
+      if (nd->solicited() && ip.dst().is_multicast()) {
+        ++counters_.ndp_bad;
+        return;
+      }
+      // §7.2.5: update an entry we have; an unsolicited one for a stranger creates nothing.
+      if (nd->link_addr() && neighbors6_.known(target)) {
+        if (neighbors6_.learn(target, *nd->link_addr(), now)) {
+          while (Conn* c = arp_wait_.pop_front()) {
+            c->waiting_arp = false;
+            ready_.push_back(*c);
+          }
+        }
+        counters_.ndp_table_full = neighbors6_.full_drops();
+      }
+      return;
+    }
+    case wire::kIcmpv6DestUnreachable:
+    case wire::kIcmpv6PacketTooBig:
+    case wire::kIcmpv6TimeExceeded:
+    case wire::kIcmpv6ParamProblem: ++counters_.icmp6_errors_in; return;  // MUST-56: no abort
+    default: return;  // router advertisements, MLD, ...: not ours to act on
+  }
+}
+
+void Endpoint::handle_tcp6(const wire::Ipv6View& ip, int local, Instant now) {
+  const std::span<const uint8_t> bytes = ip.payload();
+  wire::TcpHeaderView th;
+  if (wire::TcpHeaderView::parse(bytes, th) != wire::TcpError::kOk) {
+    ++counters_.tcp_bad_header;
+    return;
+  }
+  // MUST-3, with the IPv6 pseudo header.
+  if (config_.verify_checksums &&
+      wire::upper_checksum_ipv6(ip.src_bytes(), ip.dst_bytes(), wire::kIpProtoTcp, bytes) != 0) {
+    ++counters_.tcp_bad_checksum;
+    return;
+  }
+  // MUST-63 for IPv6: no connections with multicast, unspecified or our own source addresses.
+  input_src6_ = ip.src();
+  if (input_src6_.is_multicast() || input_src6_.is_unspecified() || input_src6_.is_v4_mapped() ||
+      local6_index(input_src6_) >= 0) {
+    ++counters_.ipv6_bad_source;
+    return;
+  }
+  const uint32_t peer = peers_.find(input_src6_);
+  handle_segment(th, FourTuple{static_cast<uint32_t>(local), peer == Ipv6PeerTable::kNone ? kPendingPeer : peer,
+                               th.dst_port(), th.src_port()},
+                 now);
+}
+
+void Endpoint::handle_segment(const wire::TcpHeaderView& th, FourTuple t, Instant now) {
   SegmentIn seg;
   seg.seq = SeqNum(th.seq());
   seg.ack = SeqNum(th.ack());
@@ -519,9 +847,8 @@ void Endpoint::handle_tcp(const wire::Ipv4View& ip, Instant now) {
     seg.options_malformed = true;  // MUST-7: what came before the bad option is still used
     ++counters_.tcp_bad_options;
   }
-  const FourTuple t{ip.dst().value, ip.src().value, th.dst_port(), th.src_port()};
-
-  const uint32_t found = index_.find(t);
+  // A remote IPv6 address not interned has no connection nor TIME_WAIT record.
+  const uint32_t found = t.remote_ip == kPendingPeer ? kInvalidConn : index_.find(t);
   if (found != kInvalidConn && !(found & kTimeWaitBit)) {
     Conn& c = conns_[found];
     const ConnId saved = current_;
@@ -545,7 +872,7 @@ void Endpoint::handle_tcp(const wire::Ipv4View& ip, Instant now) {
   send_reset_for(seg, t);
 }
 
-void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, const FourTuple& t, Instant now,
+void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple& t, Instant now,
                                 bool& pass_to_listener) {
   pass_to_listener = false;
   ++counters_.time_wait_hits;
@@ -563,9 +890,13 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, const Fou
                            : seg.seq > SeqNum(r->rcv_nxt);
     if (newer && listeners_[t.local_port] != 0) {
       ++counters_.time_wait_reused;
-      if (r->flags & kTwPortOwned) ports_of(t.local_ip).release(t.local_port);
+      if (r->flags & kTwPortOwned) ports_of(t).release(t.local_port);
       time_wait_.kill(handle);
       index_.erase(t);
+      if (engine::is_ipv6(t)) {  // the record's peer reference goes; the listener takes a new one
+        release_peer(t);
+        t.remote_ip = kPendingPeer;
+      }
       pass_to_listener = true;
       return;
     }
@@ -608,7 +939,7 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
         const ConnId saved = current_;
         current_ = id;
         tcp::TcpContext cx = ctx();
-        c.tcp.open_from_cookie(*apps_[slot].params, cs, seg, now, cx, *this);
+        c.tcp.open_from_cookie(params_for(slot, t), cs, seg, now, cx, *this);
         current_ = saved;
         settle(id, now);
         return;
@@ -637,7 +968,7 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
   }
   if (syn_received_ >= config_.syn_backlog) {
     ++counters_.syn_backlog_full;
-    if (config_.syn_cookies) send_syn_cookie(seg, t, *apps_[slot].params, now);
+    if (config_.syn_cookies) send_syn_cookie(seg, t, params_for(slot, t), now);
     return;
   }
   const ConnId id = new_connection(t, slot);
@@ -645,7 +976,7 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
   Conn& c = conns_[id];
   c.embryonic = true;
   ++syn_received_;
-  c.tcp.open_passive(*apps_[slot].params, seg, isn_.isn(key_of(t), now), now);
+  c.tcp.open_passive(params_for(slot, t), seg, isn_.isn(key_of(c.tuple), now), now);
   settle(id, now);
 }
 
@@ -654,9 +985,9 @@ void Endpoint::send_syn_cookie(const SegmentIn& syn, const FourTuple& t, const t
   // The listener's parameters, not the endpoint's defaults: the connection the cookie becomes
   // is opened with them (open_from_cookie), so the SYN-ACK must announce the same MSS, window
   // scale and SACK.
-  const uint16_t our_mss = std::min<uint16_t>(params.mss, config_.tcp.mss);
+  const uint16_t our_mss = engine::is_ipv6(t) ? params.mss : std::min<uint16_t>(params.mss, config_.tcp.mss);
   tcp::CookieOptions o;
-  o.mss = syn.opts.has_mss ? std::min<uint16_t>(syn.opts.mss, our_mss) : 536;
+  o.mss = syn.opts.has_mss ? std::min<uint16_t>(syn.opts.mss, our_mss) : params.default_send_mss;
   o.window_scale_ok = syn.opts.has_window_scale && params.window_scale > 0;
   o.window_scale = syn.opts.window_scale;
   o.sack_permitted = syn.opts.sack_permitted && params.sack;
@@ -704,8 +1035,22 @@ void Endpoint::send_reset_for(const SegmentIn& seg, const FourTuple& t) {
 // Output
 
 wire::Ipv4Addr Endpoint::next_hop(wire::Ipv4Addr dst) const {
-  if (prefix_.contains(dst) || config_.gateway.is_unspecified()) return dst;
+  if (prefix_.contains(dst)) return dst;
+  if (LINETCP_UNLIKELY(!extra4_.empty()) && extra4_subnet(dst) >= 0) return dst;
+  for (const Route4& r : config_.routes)  // longest prefix first (sorted at construction)
+    if (r.to.contains(dst)) return r.via;
+  if (config_.gateway.is_unspecified()) return dst;
   return config_.gateway;
+}
+
+wire::Ipv6Addr Endpoint::next_hop6(const wire::Ipv6Addr& dst) const {
+  if (dst.is_link_local()) return dst;
+  for (const Local6& l : local6_)
+    if (l.prefix.contains(dst)) return dst;
+  for (const Route6& r : config_.routes6)
+    if (r.to.contains(dst)) return r.via;
+  if (config_.gateway6.is_unspecified()) return dst;
+  return config_.gateway6;
 }
 
 uint8_t* Endpoint::control_frame() {
@@ -732,9 +1077,10 @@ void Endpoint::queue_tcp_control(const FourTuple& t, const SegmentOut& seg) {
 
 std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac, const FourTuple& t,
                                       const SegmentOut& seg, ConnId owner, bool offload, TxMeta* meta) {
-  uint8_t* ip = buf + wire::kEthHeaderLen;
-  uint8_t* tcp = ip + wire::kIpv4MinHeaderLen;
-  wire::write_ethernet(buf, dst_mac, config_.mac, wire::kEtherTypeIpv4);
+  const bool v6 = engine::is_ipv6(t);
+  uint8_t* ip = buf + l2_len_;
+  uint8_t* tcp = ip + (LINETCP_UNLIKELY(v6) ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen);
+  write_l2(buf, dst_mac, v6 ? wire::kEtherTypeIpv6 : wire::kEtherTypeIpv4);
   const wire::TcpHeaderFields f{t.local_port, t.remote_port, seg.seq.raw(), seg.ack.raw(),
                                 seg.flags,    seg.window,    seg.urgent};
   const std::size_t hlen = wire::write_tcp_header(tcp, f, seg.opts);
@@ -744,6 +1090,27 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
     else std::memset(dst.data(), 0, dst.size());
   }
   const std::size_t l4 = hlen + seg.payload_len;
+  if (LINETCP_UNLIKELY(v6)) {
+    const wire::Ipv6Addr& src = local6_[t.local_ip].addr;
+    const wire::Ipv6Addr& dst = remote6(t.remote_ip);
+    wire::write_ipv6_header(ip, src, dst, wire::kIpProtoTcp, static_cast<uint16_t>(l4), config_.ttl, config_.tos);
+    base::store_be16(tcp + 16, 0);
+    if (offload) {  // the pseudo-header sum, folded, not complemented (as for IPv4)
+      const uint32_t sum = wire::pseudo_header_sum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
+                                                        static_cast<uint32_t>(l4));
+      base::store_be16(tcp + 16, wire::checksum_reduce(sum));
+    } else {
+      base::store_be16(tcp + 16, wire::upper_checksum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
+                                                           {tcp, l4}));  // MUST-2
+    }
+    if (meta) {
+      meta->checksum_offload = offload;
+      meta->ipv6 = true;
+      meta->l3_len = wire::kIpv6HeaderLen;
+      meta->l4_len = static_cast<uint8_t>(hlen);
+    }
+    return headers6() + l4;
+  }
   wire::write_ipv4_header(ip, wire::Ipv4Addr{t.local_ip}, wire::Ipv4Addr{t.remote_ip}, wire::kIpProtoTcp,
                           static_cast<uint16_t>(l4), config_.ttl, 0, config_.tos, true, !offload);
   if (offload) {
@@ -755,7 +1122,7 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
     meta->checksum_offload = offload;
     meta->l4_len = static_cast<uint8_t>(hlen);
   }
-  return kFrameHeaders + l4;
+  return headers4() + l4;
 }
 
 std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_frames) {
@@ -766,9 +1133,18 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
     Conn* c = ready_.pop_front();
     if (!c) break;
     const ConnId id = c->timer.owner;
-    const auto hop = neighbors_.lookup(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}), now);
-    counters_.arp_table_full = neighbors_.full_drops();  // the cache counts; we report
-    if (hop.send_request) queue_arp_request(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}));
+    NeighborCache::Lookup hop;
+    if (LINETCP_UNLIKELY(engine::is_ipv6(c->tuple))) {
+      const wire::Ipv6Addr via = next_hop6(peers_.addr(c->tuple.remote_ip));
+      const auto h6 = neighbors6_.lookup(via, now);
+      counters_.ndp_table_full = neighbors6_.full_drops();
+      if (h6.send_request) queue_neighbor_solicitation(via);
+      hop.mac = h6.mac;
+    } else {
+      hop = neighbors_.lookup(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}), now);
+      counters_.arp_table_full = neighbors_.full_drops();  // the cache counts; we report
+      if (hop.send_request) queue_arp_request(next_hop(wire::Ipv4Addr{c->tuple.remote_ip}));
+    }
     if (!hop.mac) {
       ++counters_.arp_wait;
       c->waiting_arp = true;
@@ -791,7 +1167,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
         sink.commit_frame(0, TxMeta{});  // release the unused buffer
         break;
       }
-      TxMeta meta;
+      TxMeta meta = tx_meta();
       const std::size_t len = write_tcp_frame(buf.data(), mac, c->tuple, seg, id,
                                               config_.tx_checksum_offload, &meta);
       sink.commit_frame(len, meta);
@@ -819,7 +1195,7 @@ bool Endpoint::drain_control(FrameSink& sink, std::size_t& sent, std::size_t max
     }
     const uint16_t len = control_len_[control_head_];
     std::memcpy(buf.data(), control_buf_.get() + std::size_t{control_head_} * kControlFrameBytes, len);
-    sink.commit_frame(len, TxMeta{});
+    sink.commit_frame(len, tx_meta());
     control_head_ = (control_head_ + 1) % kControlSlots;
     --control_count_;
     ++counters_.frames_out;  // every frame handed to the sink, answers included

@@ -1,4 +1,4 @@
-// ARP cache: linear probing over a power-of-two table; entries are only ever overwritten (an
+// Neighbour caches (ARP and NDP): linear probing over a power-of-two table; entries are only ever overwritten (an
 // expired one is reused for a new address), so no tombstones are needed.
 #include "linetcp/engine/neighbor.hpp"
 
@@ -8,17 +8,21 @@ namespace linetcp::engine {
 
 namespace {
 uint32_t mix(uint32_t ip) { return (ip * 0x9E3779B1u) ^ (ip >> 16); }
+uint32_t mix(const wire::Ipv4Addr& ip) { return mix(ip.value); }
+uint32_t mix(const wire::Ipv6Addr& ip) { return mix(ip.fold()); }
 constexpr uint32_t kMaxProbe = 16;
 }  // namespace
 
-NeighborCache::NeighborCache(uint32_t capacity, base::Duration timeout, base::Duration request_interval)
+template <typename Addr>
+BasicNeighborCache<Addr>::BasicNeighborCache(uint32_t capacity, base::Duration timeout, base::Duration request_interval)
     : capacity_(std::bit_ceil(capacity < 16 ? 16u : capacity)),
       timeout_(timeout),
       request_interval_(request_interval) {
   entries_ = std::make_unique<Entry[]>(capacity_);
 }
 
-NeighborCache::Entry* NeighborCache::find(uint32_t ip) const {
+template <typename Addr>
+typename BasicNeighborCache<Addr>::Entry* BasicNeighborCache<Addr>::find(const Addr& ip) const {
   const uint32_t mask = capacity_ - 1;
   for (uint32_t i = 0, slot = mix(ip) & mask; i < kMaxProbe; ++i, slot = (slot + 1) & mask) {
     Entry& e = entries_[slot];
@@ -28,7 +32,8 @@ NeighborCache::Entry* NeighborCache::find(uint32_t ip) const {
   return nullptr;
 }
 
-NeighborCache::Entry* NeighborCache::find_or_insert(uint32_t ip, base::Instant now) {
+template <typename Addr>
+typename BasicNeighborCache<Addr>::Entry* BasicNeighborCache<Addr>::find_or_insert(const Addr& ip, base::Instant now) {
   const uint32_t mask = capacity_ - 1;
   Entry* reusable = nullptr;
   for (uint32_t i = 0, slot = mix(ip) & mask; i < kMaxProbe; ++i, slot = (slot + 1) & mask) {
@@ -51,10 +56,11 @@ NeighborCache::Entry* NeighborCache::find_or_insert(uint32_t ip, base::Instant n
   return nullptr;
 }
 
-NeighborCache::Lookup NeighborCache::lookup(wire::Ipv4Addr ip, base::Instant now) {
+template <typename Addr>
+typename BasicNeighborCache<Addr>::Lookup BasicNeighborCache<Addr>::lookup(const Addr& ip, base::Instant now) {
   Lookup r;
-  Entry* e = find(ip.value);
-  if (!e) e = find_or_insert(ip.value, now);
+  Entry* e = find(ip);
+  if (!e) e = find_or_insert(ip, now);
   if (!e) return r;  // table full: counted; the caller retries later
   if (e->kind == Kind::kResolved || e->kind == Kind::kStatic) r.mac = &e->mac;
   const bool fresh = e->kind == Kind::kStatic || (e->kind == Kind::kResolved && now < e->expires);
@@ -65,8 +71,9 @@ NeighborCache::Lookup NeighborCache::lookup(wire::Ipv4Addr ip, base::Instant now
   return r;
 }
 
-bool NeighborCache::learn(wire::Ipv4Addr ip, const wire::MacAddr& mac, base::Instant now) {
-  Entry* e = find_or_insert(ip.value, now);
+template <typename Addr>
+bool BasicNeighborCache<Addr>::learn(const Addr& ip, const wire::MacAddr& mac, base::Instant now) {
+  Entry* e = find_or_insert(ip, now);
   if (!e || e->kind == Kind::kStatic) return false;
   const bool was_unresolved = e->kind != Kind::kResolved;
   e->kind = Kind::kResolved;
@@ -76,13 +83,18 @@ bool NeighborCache::learn(wire::Ipv4Addr ip, const wire::MacAddr& mac, base::Ins
   return was_unresolved;
 }
 
-void NeighborCache::set_static(wire::Ipv4Addr ip, const wire::MacAddr& mac) {
-  Entry* e = find_or_insert(ip.value, base::Instant());
+template <typename Addr>
+void BasicNeighborCache<Addr>::set_static(const Addr& ip, const wire::MacAddr& mac) {
+  Entry* e = find_or_insert(ip, base::Instant());
   if (!e) return;
   e->kind = Kind::kStatic;
   e->mac = mac;
 }
 
-bool NeighborCache::known(wire::Ipv4Addr ip) const { return find(ip.value) != nullptr; }
+template <typename Addr>
+bool BasicNeighborCache<Addr>::known(const Addr& ip) const { return find(ip) != nullptr; }
+
+template class BasicNeighborCache<wire::Ipv4Addr>;
+template class BasicNeighborCache<wire::Ipv6Addr>;
 
 }  // namespace linetcp::engine

@@ -119,8 +119,8 @@ void TcpConnection::open_from_cookie(const TcpParams& params, const CookieState&
 
 void TcpConnection::negotiate(const wire::TcpOptions& peer) {
   const TcpParams& p = *params_;
-  // MUST-14/15/16: the peer's MSS, or 536 when it sends none; never above our own.
-  snd_mss_ = static_cast<uint16_t>(std::min<uint32_t>(peer.has_mss ? peer.mss : 536u, p.mss));
+  // MUST-14/15/16: the peer's MSS, or 536 (IPv6: 1220) when it sends none; never above our own.
+  snd_mss_ = static_cast<uint16_t>(std::min<uint32_t>(peer.has_mss ? peer.mss : p.default_send_mss, p.mss));
   if (snd_mss_ < 64) snd_mss_ = 64;  // a silly MSS would stall us; 64 keeps progress possible
   ws_ok_ = peer.has_window_scale;
   if (peer.has_window_scale) {

@@ -49,6 +49,11 @@ std::map<std::string, uint64_t> counted(const EndpointCounters& c) {
   LINETCP_C(connections_opened) LINETCP_C(connections_accepted) LINETCP_C(connections_established)
   LINETCP_C(connections_closed) LINETCP_C(connections_failed) LINETCP_C(connections_reset)
   LINETCP_C(connections_timed_out)
+  LINETCP_C(eth_vlan_other) LINETCP_C(ipv6_bad_header) LINETCP_C(ipv6_fragments) LINETCP_C(ipv6_not_for_us)
+  LINETCP_C(ipv6_unknown_protocol) LINETCP_C(ipv6_bad_source) LINETCP_C(ipv6_peers_full) LINETCP_C(icmp6_in)
+  LINETCP_C(icmp6_bad) LINETCP_C(icmp6_echo_replies) LINETCP_C(icmp6_errors_in) LINETCP_C(ndp_bad)
+  LINETCP_C(ndp_advertisements_out) LINETCP_C(ndp_solicitations_out) LINETCP_C(ndp_table_full)
+  LINETCP_C(connections_opened_ipv6) LINETCP_C(connections_accepted_ipv6)
 #undef LINETCP_C
   return m;
 }
@@ -237,13 +242,13 @@ const DropCase kDropCases[] = {
        return f;
      }},
     {"runt", "eth_too_short", [] { return std::vector<uint8_t>(13, 0xff); }},
-    {"ipv6", "eth_unknown_type",
+    {"ipv6", "ipv6_bad_header",  // an IPv4 header in an IPv6 frame: version 4
      [] {
        auto f = listener_syn();
        base::store_be16(f.data() + 12, wire::kEtherTypeIpv6);
        return f;
      }},
-    {"vlan_tag", "eth_unknown_type",
+    {"vlan_tag", "eth_vlan_other",  // the IPv4 header read as a tag: VLAN 0x500, not ours
      [] {
        auto f = listener_syn();
        base::store_be16(f.data() + 12, wire::kEtherTypeVlan);

@@ -18,10 +18,22 @@ namespace linetcp::app {
 
 enum class Protocol : uint8_t { kHttp, kEcho, kDiscard };
 
+// One server of a target list: IPv4 or IPv6, with a weight (its share of new connections).
+struct LoadTarget {
+  bool ipv6 = false;
+  wire::Ipv4Addr v4;
+  wire::Ipv6Addr v6;
+  uint16_t port = 80;
+  uint32_t weight = 1;
+};
+
 struct LoadClientOptions {
   Protocol protocol = Protocol::kHttp;
   wire::Ipv4Addr target;
   uint16_t target_port = 80;
+  // When not empty: connections go to these instead, in proportion to their weights (smooth
+  // weighted round robin), IPv4 and IPv6 mixed as listed.
+  std::vector<LoadTarget> targets;
   double connections_per_second = 0;  // 0: as fast as the concurrency allows
   base::Duration ramp_up;             // the connection rate grows linearly to its target
   uint32_t concurrency = 100;
@@ -129,6 +141,9 @@ class LoadClient final : public engine::App {
   base::Instant now_;
   base::Instant next_poll_;
   double connect_credit_ = 0;  // connections the rate allows now
+  // The next target (smooth weighted round robin over options_.targets).
+  const LoadTarget& next_target();
+  std::vector<int64_t> target_credit_;
   base::Instant connect_retry_at_;  // after a refused connect(), wait before trying again
   // Think time is the same for every connection, so waiting connections form a FIFO.
   std::vector<engine::ConnId> thinking_;

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "linetcp/wire/ipv6.hpp"
+
 namespace linetcp::control {
 
 // Which side this process plays; decides whether [server] or [client] is allowed.
@@ -54,6 +56,7 @@ struct PortConfig {
   std::string mac;                    // "" = the port's own MAC
   std::optional<std::array<uint8_t, 6>> mac_addr;  // parsed `mac`, set when mac != ""
   bool checksum_offload = true;
+  uint32_t vlan = 0;                  // 802.1Q VLAN id of every frame (1..4094); 0 = untagged
 };
 
 // [network]: our IPv4 identity.
@@ -64,6 +67,25 @@ struct NetworkConfig {
   std::string gateway;                // "" = none
   std::optional<uint32_t> gateway_ip; // host order, set when gateway != ""
   uint32_t arp_timeout_s = 300;       // (1..86400)
+  std::vector<std::string> addresses; // more IPv4 addresses "10.2.0.2/24", on other subnets too
+  std::vector<std::pair<uint32_t, uint8_t>> address_prefixes;  // parsed: address, prefix length
+  std::vector<std::string> ipv6;      // "2001:db8::2/64" as written, any number, several subnets
+  std::vector<wire::Ipv6Prefix> ipv6_prefixes;  // parsed
+  std::string gateway6;               // "" = none; link-local or inside one of `ipv6`
+  std::optional<wire::Ipv6Addr> gateway6_ip;
+  std::string gateway_mac;            // "" = resolve network.gateway by ARP
+  std::string gateway6_mac;           // "" = resolve network.gateway6 by NDP
+  std::optional<std::array<uint8_t, 6>> gateway_mac_addr, gateway6_mac_addr;
+  // "PREFIX via ADDRESS", IPv4 or IPv6: static routes, the next hop on one of our subnets.
+  std::vector<std::string> routes;
+  struct Route {
+    bool v6 = false;
+    uint32_t prefix4 = 0, via4 = 0;
+    wire::Ipv6Prefix prefix6;
+    wire::Ipv6Addr via6;
+    uint8_t length = 0;
+  };
+  std::vector<Route> parsed_routes;
 
   uint32_t netmask() const { return prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len); }
 };
@@ -126,7 +148,16 @@ enum class CloseMode { kFin, kRst };
 struct ClientConfig {
   ClientProtocol protocol = ClientProtocol::kHttp;  // required
   std::string target;                 // required, "10.0.0.1:80" as written
-  uint32_t target_ip = 0;             // host order
+  uint32_t target_ip = 0;             // host order (IPv4 targets)
+  std::optional<wire::Ipv6Addr> target_ip6;  // set for "[2001:db8::1]:80"
+  std::vector<std::string> targets;   // more servers, "ADDRESS:PORT[ weight=N]" as written
+  struct Target {
+    uint32_t ip = 0;                     // IPv4, host order (when ip6 is unset)
+    std::optional<wire::Ipv6Addr> ip6;
+    uint16_t port = 0;
+    uint32_t weight = 1;
+  };
+  std::vector<Target> target_list;     // parsed `targets`
   uint16_t target_port = 0;
   std::string source_ports = "10000-60000";
   uint16_t source_port_first = 10000;

@@ -30,6 +30,7 @@ struct PortCaps {
   bool rx_checksum = false;  // the port verifies IPv4/TCP checksums and says so per packet
   bool tx_checksum = false;  // the port computes IPv4 and TCP checksums
   bool rss = false;
+  bool vlan_insert = false;  // port.vlan set and the port inserts 802.1Q tags itself
 };
 
 class Port {

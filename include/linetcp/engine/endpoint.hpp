@@ -1,10 +1,10 @@
 // Endpoint: one worker's whole TCP/IP stack, without DPDK. Ethernet frames go in with the time
 // they arrived, frames come out when polled, and applications use socket-like calls.
 //
-// It demultiplexes ARP, ICMP echo and TCP; keeps the connection table, the timer wheel, the
-// TIME_WAIT queue, the ARP cache and the source-port allocator; answers unknown tuples with RST;
-// runs SYN cookies when the SYN backlog is full, and drops SYNs (the peer retries) while the
-// connection table is full.
+// It demultiplexes 802.1Q, ARP, ICMP echo, IPv6 (NDP, ICMPv6 echo) and TCP over both; keeps the
+// connection table, the timer wheel, the TIME_WAIT queue, the ARP and NDP caches, the remote IPv6
+// address table and the source-port allocators; answers unknown tuples with RST; runs SYN cookies
+// when the SYN backlog is full, and drops SYNs (the peer retries) while the connection table is full.
 //
 // Example: an echo server driven by hand (a test harness does exactly this):
 //
@@ -28,12 +28,14 @@
 #include <span>
 #include <vector>
 
+#include "linetcp/base/compiler.hpp"
 #include "linetcp/base/intrusive_list.hpp"
 #include "linetcp/base/time.hpp"
 #include "linetcp/engine/app.hpp"
 #include "linetcp/engine/conn_table.hpp"
 #include "linetcp/engine/four_tuple.hpp"
 #include "linetcp/engine/neighbor.hpp"
+#include "linetcp/engine/peer_table.hpp"
 #include "linetcp/engine/port_allocator.hpp"
 #include "linetcp/engine/time_wait_queue.hpp"
 #include "linetcp/engine/timer_wheel.hpp"
@@ -41,8 +43,20 @@
 #include "linetcp/tcp/tcp_connection.hpp"
 #include "linetcp/wire/ethernet.hpp"
 #include "linetcp/wire/ipv4.hpp"
+#include "linetcp/wire/ipv6.hpp"
+#include "linetcp/wire/tcp_header.hpp"
 
 namespace linetcp::engine {
+
+// A static route: destinations in `to` go through `via` (on one of our subnets).
+struct Route4 {
+  wire::Ipv4Prefix to;
+  wire::Ipv4Addr via;
+};
+struct Route6 {
+  wire::Ipv6Prefix to;
+  wire::Ipv6Addr via;
+};
 
 struct EndpointConfig {
   wire::MacAddr mac;
@@ -66,6 +80,26 @@ struct EndpointConfig {
   // whole ephemeral port range; ARP and IPv4 input accept them all. 0.0.0.0: `address` alone.
   wire::Ipv4Addr source_first;
   wire::Ipv4Addr source_last;
+  // More IPv4 addresses with their prefixes, on other subnets (or the same): answered in ARP,
+  // accepting connections, on-link for their subnets, and the source of connections to them.
+  std::vector<wire::Ipv4Prefix> addresses;
+  // IPv6 (all optional): our addresses with their prefixes, on one or several subnets; a
+  // link-local address (fe80::/64 from the MAC) is added for NDP. Empty: IPv6 is not spoken.
+  std::vector<wire::Ipv6Prefix> addresses6;
+  wire::Ipv6Addr gateway6;  // "::": none
+  // Neighbours known in advance (a gateway's MAC from the config): never resolved, never expire.
+  wire::MacAddr gateway_mac;   // zero: resolve `gateway` by ARP
+  wire::MacAddr gateway6_mac;  // zero: resolve `gateway6` by NDP
+  // Static routes, longest prefix first wins; `gateway` / `gateway6` are the default routes.
+  std::vector<Route4> routes;
+  std::vector<Route6> routes6;
+  // Remote IPv6 addresses held at once (Ipv6PeerTable); 0: max_connections + time_wait_capacity.
+  uint32_t ipv6_peers = 0;
+  // 802.1Q VLAN id of every frame (1..4094), 0: untagged. With vlan_tx_offload the port inserts
+  // the tag (TxMeta::vlan_tci); with vlan_rx_stripped it strips tags and drops other VLANs.
+  uint16_t vlan = 0;
+  bool vlan_tx_offload = false;
+  bool vlan_rx_stripped = false;
   bool verify_checksums = true;  // false when the port verified them (or for fuzzing)
   bool tx_checksum_offload = false;  // the frame sink's port computes IPv4 and TCP checksums
   std::array<uint64_t, 2> secret{0x243F6A8885A308D3ull, 0x13198A2E03707344ull};  // ISN/cookie key
@@ -79,6 +113,7 @@ struct EndpointCounters {
   uint64_t eth_too_short = 0;
   uint64_t eth_not_for_us = 0;
   uint64_t eth_unknown_type = 0;
+  uint64_t eth_vlan_other = 0;  // tagged for another VLAN, or untagged on a VLAN link
   uint64_t arp_in = 0;
   uint64_t arp_bad = 0;
   uint64_t arp_replies_out = 0;
@@ -95,6 +130,20 @@ struct EndpointCounters {
   uint64_t icmp_echo_replies = 0;
   uint64_t icmp_errors_in = 0;  // unreachable, time exceeded, parameter problem: never abort (MUST-56)
   uint64_t icmp_source_quench = 0;  // MUST-55: discarded
+  uint64_t ipv6_bad_header = 0;      // version, lengths, an extension header chain we refuse
+  uint64_t ipv6_fragments = 0;       // we do not reassemble
+  uint64_t ipv6_not_for_us = 0;
+  uint64_t ipv6_unknown_protocol = 0;
+  uint64_t ipv6_bad_source = 0;      // multicast, unspecified (for TCP) or our own source
+  uint64_t ipv6_peers_full = 0;      // no slot left for one more remote IPv6 address
+  uint64_t icmp6_in = 0;
+  uint64_t icmp6_bad = 0;            // short or bad checksum
+  uint64_t icmp6_echo_replies = 0;
+  uint64_t icmp6_errors_in = 0;      // unreachable, too big, time exceeded, parameter problem
+  uint64_t ndp_bad = 0;              // malformed NS/NA, hop limit not 255
+  uint64_t ndp_advertisements_out = 0;
+  uint64_t ndp_solicitations_out = 0;
+  uint64_t ndp_table_full = 0;
   uint64_t tcp_bad_header = 0;
   uint64_t tcp_bad_checksum = 0;
   uint64_t tcp_bad_options = 0;
@@ -115,6 +164,8 @@ struct EndpointCounters {
   uint64_t tx_deferred = 0;          // the frame sink was full: output waits for the next poll (nothing lost)
   uint64_t arp_wait = 0;             // connections that waited for address resolution
   uint64_t connections_opened = 0;   // connect() calls that sent a SYN
+  uint64_t connections_opened_ipv6 = 0;    // of which over IPv6
+  uint64_t connections_accepted_ipv6 = 0;  // passive opens over IPv6 that reached ESTABLISHED
   uint64_t connections_accepted = 0; // passive opens that reached ESTABLISHED
   uint64_t connections_established = 0;  // active opens that reached ESTABLISHED
   uint64_t connections_closed = 0;   // slots released
@@ -126,7 +177,9 @@ struct EndpointCounters {
 // Where poll_output() writes frames: a DPDK TX batch, or a test's vector of frames.
 struct TxMeta {
   bool checksum_offload = false;  // IPv4 and TCP checksums left for the port to fill in
+  bool ipv6 = false;              // an IPv6 packet (no IP header checksum)
   uint8_t l2_len = 14;
+  uint16_t vlan_tci = 0;  // non-zero: the port inserts this 802.1Q tag (hardware VLAN insert)
   uint8_t l3_len = 20;
   uint8_t l4_len = 0;  // TCP header with options
 };
@@ -170,6 +223,12 @@ class Endpoint final : private tcp::ConnSink {
   ConnId connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, base::Instant now,
                  const tcp::TcpParams* params = nullptr, uint16_t local_port = 0,
                  wire::Ipv4Addr local = wire::Ipv4Addr{});
+  // The same over IPv6: `local` unset takes our global IPv6 addresses in turn (or the link-local
+  // one for a link-local peer). The connection announces an MSS of mtu - 60 and assumes 1220
+  // when the peer announces none (MUST-15).
+  ConnId connect(const wire::Ipv6Addr& remote, uint16_t remote_port, App& app, base::Instant now,
+                 const tcp::TcpParams* params = nullptr, uint16_t local_port = 0,
+                 const wire::Ipv6Addr& local = wire::Ipv6Addr{});
   // `bytes` more of the send stream are ready (the app will be asked for them by offset).
   void send(ConnId id, uint64_t bytes);
   void send_urgent(ConnId id);
@@ -193,6 +252,10 @@ class Endpoint final : private tcp::ConnSink {
   // --- inspection ---
   const tcp::TcpConnection& connection(ConnId id) const { return conns_[id].tcp; }
   const FourTuple& tuple(ConnId id) const { return conns_[id].tuple; }
+  bool is_ipv6(ConnId id) const { return engine::is_ipv6(conns_[id].tuple); }
+  // The addresses of an IPv6 connection (its tuple holds table indices).
+  const wire::Ipv6Addr& local_ipv6(ConnId id) const { return local6_[conns_[id].tuple.local_ip].addr; }
+  const wire::Ipv6Addr& remote_ipv6(ConnId id) const { return peers_.addr(conns_[id].tuple.remote_ip); }
   bool valid(ConnId id) const { return conns_.in_use(id); }
   uint32_t capacity() const { return conns_.capacity(); }
   uint32_t active_connections() const { return conns_.size(); }
@@ -200,8 +263,12 @@ class Endpoint final : private tcp::ConnSink {
   uint32_t ports_available() const;
   // Whether `a` is one of our addresses (the main one or the source range).
   bool is_local(wire::Ipv4Addr a) const {
-    return a == config_.address || a.value - source_first_ <= source_span_;
+    return a == config_.address || a.value - source_first_ <= source_span_ ||
+           (LINETCP_UNLIKELY(!extra4_.empty()) && extra4_index(a) >= 0);
   }
+  // Whether `a` is one of our IPv6 addresses, link-local included; its index, or -1.
+  int local6_index(const wire::Ipv6Addr& a) const;
+  uint32_t ipv6_peer_count() const { return peers_.size(); }
   const EndpointCounters& counters() const { return counters_; }
   const tcp::TcpCounters& tcp_counters() const { return tcp_counters_; }
   const EndpointConfig& config() const { return config_; }
@@ -226,6 +293,14 @@ class Endpoint final : private tcp::ConnSink {
   struct AppSlot {
     App* app;
     const tcp::TcpParams* params;
+    // The same for IPv6 connections: MSS mtu - 60, 1220 assumed without the option (MUST-15).
+    // Owned here so that every connection keeps one params pointer whatever its family.
+    std::unique_ptr<tcp::TcpParams> params6;
+  };
+  struct Local6 {
+    wire::Ipv6Addr addr;
+    wire::Ipv6Prefix prefix;
+    std::unique_ptr<PortAllocator> ports;  // for connect()
   };
   using ReadyList = base::IntrusiveList<Conn, &Conn::ready_link>;
 
@@ -241,7 +316,13 @@ class Endpoint final : private tcp::ConnSink {
   void handle_ipv4(std::span<const uint8_t> packet, base::Instant now);
   void handle_icmp(const wire::Ipv4View& ip);
   void handle_tcp(const wire::Ipv4View& ip, base::Instant now);
-  void handle_time_wait(uint32_t handle, const tcp::SegmentIn& seg, const FourTuple& t,
+  void handle_ipv6(std::span<const uint8_t> packet, base::Instant now);
+  void handle_icmp6(const wire::Ipv6View& ip, base::Instant now);
+  void handle_tcp6(const wire::Ipv6View& ip, int local, base::Instant now);
+  // After the checksum: parse the TCP header and hand the segment to its connection, TIME_WAIT
+  // record, listener or the RST path. `t` may have kPendingPeer as remote (IPv6 only).
+  void handle_segment(const wire::TcpHeaderView& th, FourTuple t, base::Instant now);
+  void handle_time_wait(uint32_t handle, const tcp::SegmentIn& seg, FourTuple& t,
                         base::Instant now, bool& pass_to_listener);
   void handle_listener(uint8_t app_slot, const tcp::SegmentIn& seg, const FourTuple& t, base::Instant now);
   void send_syn_cookie(const tcp::SegmentIn& syn, const FourTuple& t, const tcp::TcpParams& params,
@@ -249,7 +330,25 @@ class Endpoint final : private tcp::ConnSink {
   void send_reset_for(const tcp::SegmentIn& seg, const FourTuple& t);
 
   uint8_t app_slot(App& app, const tcp::TcpParams* params);
-  ConnId new_connection(const FourTuple& t, uint8_t app);
+  const tcp::TcpParams& params_for(uint8_t slot, const FourTuple& t) const {
+    return engine::is_ipv6(t) ? *apps_[slot].params6 : *apps_[slot].params;
+  }
+  // Takes a reference on the remote IPv6 address of `t` (interning the packet's source for
+  // kPendingPeer); false when the peer table is full (counted).
+  bool hold_peer(FourTuple& t);
+  void release_peer(const FourTuple& t) {
+    if (engine::is_ipv6(t)) peers_.release(t.remote_ip);
+  }
+  ConnId new_connection(FourTuple t, uint8_t app);
+  tcp::TupleKey key_of(const FourTuple& t) const;
+  PortAllocator& ports_of(const FourTuple& t) {
+    return engine::is_ipv6(t) ? *local6_[t.local_ip].ports : ports_of(t.local_ip);
+  }
+  const wire::Ipv6Addr& remote6(uint32_t slot) const {
+    return slot == kPendingPeer ? input_src6_ : peers_.addr(slot);
+  }
+  ConnId connect_tuple(FourTuple t, bool any_local, uint32_t first_choice, uint32_t choices, App& app,
+                       base::Instant now, const tcp::TcpParams* params);
   // After any event on a connection: free it, move it to TIME_WAIT, queue it for output, and
   // keep its timer right.
   void settle(ConnId id, base::Instant now, bool requeue = true);
@@ -258,6 +357,7 @@ class Endpoint final : private tcp::ConnSink {
   void fire_timer(ConnId id, base::Instant now);
   tcp::TcpContext ctx() { return tcp::TcpContext{ooo_, tcp_counters_}; }
   wire::Ipv4Addr next_hop(wire::Ipv4Addr dst) const;
+  wire::Ipv6Addr next_hop6(const wire::Ipv6Addr& dst) const;
 
   // Small frames the endpoint answers with (ARP, ICMP echo replies, RSTs, SYN-ACK cookies,
   // TIME_WAIT ACKs): built at once into a fixed ring, sent at the next poll_output().
@@ -268,11 +368,26 @@ class Endpoint final : private tcp::ConnSink {
                               TxMeta* meta);
   void queue_tcp_control(const FourTuple& t, const tcp::SegmentOut& seg);
   void queue_arp_request(wire::Ipv4Addr target);
+  void queue_neighbor_solicitation(const wire::Ipv6Addr& target);
+  // Writes Ethernet + IPv6 headers for an ICMPv6 message of `len` bytes already at f + 54.
+  void commit_icmp6(uint8_t* f, const wire::MacAddr& dst_mac, const wire::Ipv6Addr& src,
+                    const wire::Ipv6Addr& dst, std::size_t len, uint8_t hop_limit);
   // Copies queued control frames into `sink`; false when the sink ran out of buffers.
   bool drain_control(FrameSink& sink, std::size_t& sent, std::size_t max_frames);
 
   EndpointConfig config_;
   wire::Ipv4Prefix prefix_;
+  // Ethernet header length of what we send: 14, or 18 with an 802.1Q tag written in software.
+  std::size_t l2_len_;
+  std::size_t headers4() const { return l2_len_ + wire::kIpv4MinHeaderLen; }
+  std::size_t headers6() const { return l2_len_ + wire::kIpv6HeaderLen; }
+  std::size_t write_l2(uint8_t* p, const wire::MacAddr& dst, uint16_t ether_type) const;
+  TxMeta tx_meta() const {
+    TxMeta m;
+    m.l2_len = static_cast<uint8_t>(l2_len_);
+    if (config_.vlan_tx_offload) m.vlan_tci = config_.vlan;
+    return m;
+  }
   EndpointCounters counters_;
   tcp::TcpCounters tcp_counters_;
   tcp::ChunkPool ooo_;
@@ -281,7 +396,32 @@ class Endpoint final : private tcp::ConnSink {
   TimerWheel wheel_;
   TimeWaitQueue time_wait_;
   NeighborCache neighbors_;
-  PortAllocator& ports_of(uint32_t local_ip) { return *ports_[local_ip - source_first_]; }
+  Neighbor6Cache neighbors6_;
+  std::vector<Local6> local6_;  // IPv6 tuples' local_ip indexes it; the link-local address first
+  uint32_t next_source6_ = 0;
+  Ipv6PeerTable peers_;
+  wire::Ipv6Addr input_src6_;  // source of the IPv6 packet being processed (kPendingPeer)
+  static constexpr uint32_t kPendingPeer = kIpv6Tag - 1;  // "the packet's source", not interned
+  PortAllocator& ports_of(uint32_t local_ip) {
+    return local_ip - source_first_ <= source_span_ ? *ports_[local_ip - source_first_]
+                                                    : *extra4_[extra4_index(wire::Ipv4Addr{local_ip})].ports;
+  }
+  struct Local4 {
+    wire::Ipv4Prefix prefix;
+    std::unique_ptr<PortAllocator> ports;
+  };
+  std::vector<Local4> extra4_;  // config.addresses; a handful, scanned linearly
+  int extra4_index(wire::Ipv4Addr a) const {
+    for (std::size_t i = 0; i < extra4_.size(); ++i)
+      if (extra4_[i].prefix.addr == a) return static_cast<int>(i);
+    return -1;
+  }
+  // The extra address whose subnet holds `a`, or -1.
+  int extra4_subnet(wire::Ipv4Addr a) const {
+    for (std::size_t i = 0; i < extra4_.size(); ++i)
+      if (extra4_[i].prefix.contains(a)) return static_cast<int>(i);
+    return -1;
+  }
   uint32_t source_first_;  // the source range (just `address` when none is configured)
   uint32_t source_span_;   // last - first
   uint32_t next_source_ = 0;

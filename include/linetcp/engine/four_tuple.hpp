@@ -1,5 +1,13 @@
 // A connection's identity on one endpoint: local and remote IPv4 address and port (host order),
 // and ConnId, the slot index that names a connection everywhere inside one worker.
+//
+// IPv6 connections use the same 12 bytes, so that IPv4 connections, TIME_WAIT records and the
+// index keep their size and their code: local_ip holds an index into the endpoint's table of
+// local IPv6 addresses and remote_ip a slot of its interned remote IPv6 addresses
+// (Ipv6PeerTable). Both lie below 2^24, i.e. in 0.0.0.0/8, which is never a local IPv4 address
+// (configuration refuses it), so `local_ip < kIpv6Tag` tells the families apart with one compare.
+// A tagged tuple costs one predictable branch where frames are built, instead of 24 more bytes
+// in every connection and every TIME_WAIT record.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +26,9 @@ struct FourTuple {
   bool operator==(const FourTuple&) const = default;
 };
 static_assert(sizeof(FourTuple) == 12);
+
+inline constexpr uint32_t kIpv6Tag = 1u << 24;
+inline constexpr bool is_ipv6(const FourTuple& t) { return t.local_ip < kIpv6Tag; }
 
 // A fast, well-mixed 32-bit hash of the tuple for the connection index (not for RSS).
 inline uint32_t hash_tuple(const FourTuple& t) {

@@ -1,4 +1,5 @@
-// The ARP cache (RFC 826): IPv4 next hop -> MAC, with expiry. A stale entry is still used while
+// The neighbour caches: ARP (RFC 826) for IPv4 and NDP (RFC 4861) for IPv6, next hop -> MAC,
+// with expiry; one template over the address type. A stale entry is still used while
 // a fresh request goes out, so traffic never stalls on a refresh. Requests are rate limited per
 // address. Fixed capacity, open addressing, no allocation after construction.
 #pragma once
@@ -9,12 +10,14 @@
 #include "linetcp/base/time.hpp"
 #include "linetcp/wire/ethernet.hpp"
 #include "linetcp/wire/ipv4.hpp"
+#include "linetcp/wire/ipv6.hpp"
 
 namespace linetcp::engine {
 
-class NeighborCache {
+template <typename Addr>
+class BasicNeighborCache {
  public:
-  NeighborCache(uint32_t capacity, base::Duration timeout,
+  BasicNeighborCache(uint32_t capacity, base::Duration timeout,
                 base::Duration request_interval = base::Duration::seconds(1));
 
   struct Lookup {
@@ -22,13 +25,13 @@ class NeighborCache {
     bool send_request = false;           // an ARP request for this address is due now
   };
   // The MAC for `ip`, and whether to ask for it (unknown, or known but expired).
-  Lookup lookup(wire::Ipv4Addr ip, base::Instant now);
-  // Records what an ARP packet told us. Returns true if `ip` was unresolved before.
-  bool learn(wire::Ipv4Addr ip, const wire::MacAddr& mac, base::Instant now);
+  Lookup lookup(const Addr& ip, base::Instant now);
+  // Records what an ARP packet (or a neighbour advertisement) told us. Returns true if `ip` was unresolved before.
+  bool learn(const Addr& ip, const wire::MacAddr& mac, base::Instant now);
   // A configured neighbour (a gateway's MAC given in the config): never expires.
-  void set_static(wire::Ipv4Addr ip, const wire::MacAddr& mac);
+  void set_static(const Addr& ip, const wire::MacAddr& mac);
   // Whether `ip` has an entry (resolved or being resolved); RFC 826 updates only those.
-  bool known(wire::Ipv4Addr ip) const;
+  bool known(const Addr& ip) const;
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
   uint64_t full_drops() const { return full_drops_; }
@@ -36,14 +39,14 @@ class NeighborCache {
  private:
   enum class Kind : uint8_t { kEmpty, kIncomplete, kResolved, kStatic };
   struct Entry {
-    uint32_t ip = 0;
+    Addr ip{};
     Kind kind = Kind::kEmpty;
     wire::MacAddr mac;
     base::Instant expires;
     base::Instant last_request;
   };
-  Entry* find(uint32_t ip) const;
-  Entry* find_or_insert(uint32_t ip, base::Instant now);
+  Entry* find(const Addr& ip) const;
+  Entry* find_or_insert(const Addr& ip, base::Instant now);
 
   std::unique_ptr<Entry[]> entries_;
   uint32_t capacity_;  // power of two
@@ -52,5 +55,10 @@ class NeighborCache {
   base::Duration timeout_;
   base::Duration request_interval_;
 };
+
+using NeighborCache = BasicNeighborCache<wire::Ipv4Addr>;   // ARP
+using Neighbor6Cache = BasicNeighborCache<wire::Ipv6Addr>;  // NDP
+extern template class BasicNeighborCache<wire::Ipv4Addr>;
+extern template class BasicNeighborCache<wire::Ipv6Addr>;
 
 }  // namespace linetcp::engine

@@ -44,6 +44,7 @@ const char* to_string(CloseReason r);
 // Settings shared by every connection of one listener or client profile.
 struct TcpParams {
   uint16_t mss = 1460;  // the MSS we announce: our MTU less 40 (MUST-67)
+  uint16_t default_send_mss = 536;  // MUST-15: assumed without an MSS option (IPv6: 1220)
   base::Duration rto_initial = base::Duration::seconds(1);
   base::Duration rto_min = base::Duration::millis(200);
   base::Duration rto_max = base::Duration::seconds(120);
