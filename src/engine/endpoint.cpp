@@ -365,6 +365,17 @@ std::size_t Endpoint::memory_bytes() const {
          std::size_t{ooo_.capacity()} * sizeof(tcp::ChunkPool::Chunk);
 }
 
+Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
+  MemoryPerEntry m;
+  m.index_entry = static_cast<double>(index_.memory_bytes()) / index_.capacity();
+  m.connection = static_cast<double>(conns_.memory_bytes()) / conns_.capacity() + m.index_entry;
+  m.time_wait = static_cast<double>(time_wait_.memory_bytes()) / time_wait_.capacity() + m.index_entry;
+  m.conn_object = sizeof(Conn);
+  m.tcp_connection = sizeof(tcp::TcpConnection);
+  m.time_wait_record = sizeof(TimeWaitRecord);
+  return m;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Input
 
