@@ -157,6 +157,13 @@ def main():
         h = res["memory"]["hold"]
         md += ["", f"held {h['established_client']} idle connections (both sides in one process) in {h['seconds']:.1f} s, "
                f"peak RSS {h['peak_rss_bytes'] / 2**30:.2f} GiB."]
+    if res.get("micro"):
+        md += ["", "## Micro benchmarks (Google Benchmark, CPU time; cycles/op = TSC cycles per item)", "",
+               "| benchmark | ns/iter (CPU) | cycles/op | items/s |", "|---|---|---|---|"]
+        for b in micro.get("benchmarks", []):
+            ips = b.get("items_per_second")
+            md.append(f"| {b['name']} | {b.get('cpu_time', 0):.1f} | {b.get('cycles/op', 0):.1f} | "
+                      f"{fmt(ips) if ips else '–'} |")
     base = os.path.splitext(a.out)[0]
     with open(base + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
