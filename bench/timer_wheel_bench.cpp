@@ -6,6 +6,8 @@
 #include <rte_lcore.h>
 #include <rte_timer.h>
 
+#include <map>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -147,16 +149,34 @@ uint64_t ns_to_cycles(int64_t ns) {
 
 void noop_timer(rte_timer*, void*) {}
 
+// Background timers per size, armed once and kept (arming 10^7 rte_timers takes seconds, and
+// Google Benchmark calls a benchmark function several times): shared by reset/stop and reschedule.
+std::map<std::size_t, std::unique_ptr<std::vector<rte_timer>>>& rte_background_cache() {
+  static std::map<std::size_t, std::unique_ptr<std::vector<rte_timer>>> cache;
+  return cache;
+}
+std::vector<rte_timer>& rte_background(std::size_t n) {
+  auto& t = rte_background_cache()[n];
+  if (t) return *t;
+  t = std::make_unique<std::vector<rte_timer>>(n);
+  const auto d = delays(4096, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    rte_timer_init(&(*t)[i]);
+    rte_timer_reset(&(*t)[i], ns_to_cycles(d[i % d.size()]), SINGLE, rte_lcore_id(), noop_timer, nullptr);
+  }
+  return *t;
+}
+void rte_background_clear() {
+  for (auto& [n, t] : rte_background_cache())
+    for (auto& x : *t) rte_timer_stop(&x);
+  rte_background_cache().clear();
+}
+
 void BM_RteTimerResetStop(benchmark::State& state) {
   rte_timer_setup();
-  const auto background = static_cast<std::size_t>(state.range(0));
   const unsigned lcore = rte_lcore_id();
-  std::vector<rte_timer> timers(background);
+  rte_background(static_cast<std::size_t>(state.range(0)));
   const auto d = delays(4096, 1);
-  for (std::size_t i = 0; i < background; ++i) {
-    rte_timer_init(&timers[i]);
-    rte_timer_reset(&timers[i], ns_to_cycles(d[i % d.size()]), SINGLE, lcore, noop_timer, nullptr);
-  }
   rte_timer t;
   rte_timer_init(&t);
   std::size_t i = 0;
@@ -166,19 +186,14 @@ void BM_RteTimerResetStop(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   bench::set_cycles(state, static_cast<double>(state.iterations()));
-  for (auto& x : timers) rte_timer_stop(&x);
 }
 
 void BM_RteTimerReschedule(benchmark::State& state) {
   rte_timer_setup();
   const auto count = static_cast<std::size_t>(state.range(0));
   const unsigned lcore = rte_lcore_id();
-  std::vector<rte_timer> timers(count);
+  std::vector<rte_timer>& timers = rte_background(count);
   const auto d = delays(4096, 2);
-  for (std::size_t i = 0; i < count; ++i) {
-    rte_timer_init(&timers[i]);
-    rte_timer_reset(&timers[i], ns_to_cycles(d[i & 4095]), SINGLE, lcore, noop_timer, nullptr);
-  }
   std::size_t i = 0;
   for (auto _ : state) {
     rte_timer_reset(&timers[i % count], ns_to_cycles(d[(i * 7) & 4095]), SINGLE, lcore, noop_timer, nullptr);
@@ -186,11 +201,11 @@ void BM_RteTimerReschedule(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   bench::set_cycles(state, static_cast<double>(state.iterations()));
-  for (auto& x : timers) rte_timer_stop(&x);
 }
 
 void BM_RteTimerManageFireAll(benchmark::State& state) {
   rte_timer_setup();
+  rte_background_clear();  // only this benchmark's timers may be on the lcore's list
   const auto count = static_cast<std::size_t>(state.range(0));
   const unsigned lcore = rte_lcore_id();
   std::vector<rte_timer> timers(count);
