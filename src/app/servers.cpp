@@ -6,15 +6,21 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSSE3__)
+#include <immintrin.h>
+#endif
+
 namespace linetcp::app {
 
 namespace {
 // pattern_byte without a division per byte. Within an aligned block of 128 offsets o = base | j,
 // o >> 7 and o >> 13 are constant, so o ^ (o >> 7) ^ (o >> 13) = high + (j ^ low) with high the
 // bits above 7 of base ^ (base >> 7) ^ (base >> 13), low its bits 0..6. The byte is then
-// 'a' + (high % 26 + (j ^ low)) % 26: one division per block, a table lookup per byte.
+// 'a' + (high % 26 + (j ^ low)) % 26: one division per block, a table row per block, and
+// byte j = row[j ^ low]. For 16 aligned j = 16a + b that is row[16 (a ^ low_hi) + (b ^ low_lo)]:
+// one 16-byte load and one byte shuffle (SSSE3).
 struct PatternTable {
-  uint8_t byte[26][128];
+  alignas(64) uint8_t byte[26][128];
   PatternTable() {
     for (uint32_t h = 0; h < 26; ++h)
       for (uint32_t m = 0; m < 128; ++m) byte[h][m] = static_cast<uint8_t>('a' + (h + m) % 26);
@@ -32,7 +38,17 @@ void fill_pattern(uint64_t offset, std::span<uint8_t> dst) {
     const uint8_t* row = kPattern.byte[(mix & ~uint64_t{127}) % 26];
     const uint32_t low = static_cast<uint32_t>(mix & 127);
     const std::size_t end = std::min<std::size_t>(dst.size(), i + (128 - (o & 127)));
-    for (uint32_t j = static_cast<uint32_t>(o & 127); i < end; ++i, ++j) dst[i] = row[j ^ low];
+    uint32_t j = static_cast<uint32_t>(o & 127);
+#if defined(__SSSE3__)
+    const __m128i shuffle = _mm_xor_si128(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm_set1_epi8(static_cast<char>(low & 15)));
+    for (; i < end && (j & 15) != 0; ++i, ++j) dst[i] = row[j ^ low];
+    for (; i + 16 <= end; i += 16, j += 16) {
+      const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(row + 16 * ((j >> 4) ^ (low >> 4))));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst.data() + i), _mm_shuffle_epi8(v, shuffle));
+    }
+#endif
+    for (; i < end; ++i, ++j) dst[i] = row[j ^ low];
   }
 }
 
