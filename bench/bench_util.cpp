@@ -30,12 +30,18 @@ void ensure_eal() {
   static const bool ok = [] {
     const std::string prefix = "--file-prefix=ltcp-bench-" + std::to_string(getpid());
     const char* args[] = {"linetcp_bench", "-l", "0", "--no-huge", "--no-pci", "--no-shconf",
-                          "-m", "3072", "--log-level=error", prefix.c_str()};
+                          "-m", "3072", "--no-telemetry", "--log-level=error", prefix.c_str()};
     int argc = static_cast<int>(sizeof args / sizeof args[0]);
     if (rte_eal_init(argc, const_cast<char**>(args)) < 0) {
       std::fprintf(stderr, "rte_eal_init failed: the rte_* baselines cannot run\n");
       std::exit(1);
     }
+    // Leave nothing behind: the EAL and its (empty) runtime directory go at exit.
+    std::atexit([] {
+      const std::string dir = rte_eal_get_runtime_dir();
+      rte_eal_cleanup();
+      rmdir(dir.c_str());
+    });
     return true;
   }();
   (void)ok;
