@@ -30,8 +30,13 @@ class Wire final : public FrameSink {
   void commit_frame(std::size_t len, const TxMeta&) override {
     if (len) len_[count_++] = static_cast<uint16_t>(len);
   }
-  void deliver(Endpoint& to, Instant now) {
-    for (std::size_t i = 0; i < count_; ++i) to.input({buf_.data() + i * kFrameBytes, len_[i]}, now);
+  // With `prefetch`, the next frame's index bucket is prefetched before each input(), as the
+  // DPDK worker does over an RX burst.
+  void deliver(Endpoint& to, Instant now, bool prefetch) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (prefetch && i + 1 < count_) to.prefetch_input({buf_.data() + (i + 1) * kFrameBytes, len_[i + 1]});
+      to.input({buf_.data() + i * kFrameBytes, len_[i]}, now);
+    }
     count_ = 0;
   }
 
@@ -56,11 +61,13 @@ EndpointConfig side(uint32_t ip, uint8_t mac_last, bool offload) {
 }
 
 // range(0): concurrency; range(1): requests per connection (0: keep-alive); range(2): 1 = checksum
-// offload (none computed or verified, as with a NIC that does it), 0 = software checksums (memif).
+// offload (none computed or verified, as with a NIC that does it), 0 = software checksums (memif);
+// range(3): 1 = prefetch the next frame's index bucket (Endpoint::prefetch_input).
 void BM_EndpointHttp(benchmark::State& state) {
   const auto concurrency = static_cast<uint32_t>(state.range(0));
   const auto requests = static_cast<uint64_t>(state.range(1));
   const bool offload = state.range(2) != 0;
+  const bool prefetch = state.range(3) != 0;
   Instant now = Instant::from_ns(1'000'000'000);
   auto server_ep = std::make_unique<Endpoint>(side(0x0A000001, 1, offload), now);
   auto client_ep = std::make_unique<Endpoint>(side(0x0A000002, 2, offload), now);
@@ -83,12 +90,12 @@ void BM_EndpointHttp(benchmark::State& state) {
     if (server_ep->next_deadline() <= now) server_ep->advance(now);
     while (client_ep->has_output() && client_ep->poll_output(*wire_cs, now, 512) > 0) {
     }
-    wire_cs->deliver(*server_ep, now);
+    wire_cs->deliver(*server_ep, now, prefetch);
     while (server_ep->has_output() && server_ep->poll_output(*wire_sc, now, 512) > 0) {
     }
-    wire_sc->deliver(*client_ep, now);
+    wire_sc->deliver(*client_ep, now, prefetch);
   };
-  for (int i = 0; i < 2000; ++i) step();  // ARP, first connections
+  for (uint32_t i = 0; i < 2000 + 20 * concurrency; ++i) step();  // ARP, the first wave of connections
   const uint64_t r0 = client.counters().responses;
   const uint64_t c0 = client.counters().connections_closed;
   for (auto _ : state) step();
@@ -101,12 +108,16 @@ void BM_EndpointHttp(benchmark::State& state) {
 }
 
 BENCHMARK(BM_EndpointHttp)
-    ->ArgNames({"conc", "req_per_conn", "offload"})
-    ->Args({1, 1, 0})
-    ->Args({100, 1, 0})
-    ->Args({100, 1, 1})
-    ->Args({100, 0, 0})
-    ->Args({1000, 0, 0});
+    ->ArgNames({"conc", "req_per_conn", "offload", "prefetch"})
+    ->Args({1, 1, 0, 0})
+    ->Args({100, 1, 0, 0})
+    ->Args({100, 1, 0, 1})
+    ->Args({100, 1, 1, 0})
+    ->Args({100, 0, 0, 0})
+    ->Args({1000, 0, 0, 0})
+    ->Args({1000, 0, 0, 1})
+    ->Args({10000, 1, 0, 0})
+    ->Args({10000, 1, 0, 1});
 
 }  // namespace
 }  // namespace linetcp::engine

@@ -149,6 +149,9 @@ class Endpoint final : private tcp::ConnSink {
 
   // --- frames and time ---
   void input(std::span<const uint8_t> frame, base::Instant now);
+  // Optional, for a burst: prefetches the connection-index bucket a TCP/IPv4 frame will need, so
+  // that calling it for frame i + 1 before input(frame i) overlaps that cache miss.
+  void prefetch_input(std::span<const uint8_t> frame) const;
   // Writes up to `max_frames` frames into `sink`; returns how many.
   std::size_t poll_output(FrameSink& sink, base::Instant now, std::size_t max_frames);
   // Runs due timers and TIME_WAIT expiry.
