@@ -11,7 +11,7 @@ LTCP_PACKAGES=(
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   iproute2 iputils-ping curl wrk nginx-light apache2-utils
-  python3-scapy python3-jsonschema tcpdump tshark socat nftables
+  python3-scapy python3-jsonschema python3-matplotlib tcpdump tshark socat nftables
   clang libclang-rt-14-dev
 )
 LTCP_HUGEPAGES="${LTCP_HUGEPAGES:-512}"

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "linetcp/app/servers.hpp"
+#include "linetcp/base/compiler.hpp"
 
 namespace linetcp::app {
 
@@ -300,14 +301,18 @@ void LoadClient::on_closed(engine::Endpoint&, ConnId id, tcp::CloseReason reason
   --active_;
 }
 
-void LoadClient::fill_payload(engine::Endpoint&, ConnId, uint64_t offset, std::span<uint8_t> dst) {
+void LoadClient::fill_payload(engine::Endpoint&, ConnId id, uint64_t offset, std::span<uint8_t> dst) {
   if (options_.protocol != Protocol::kHttp) {
     fill_pattern(offset, dst);
     return;
   }
+  // New data belongs to the latest request (it starts at stream_queued - request_len_): no
+  // division on that path; only a retransmission of an older request takes the modulo.
+  const uint64_t last_start = conns_[id].stream_queued - request_len_;
   std::size_t done = 0;
   while (done < dst.size()) {
-    const uint64_t within = (offset + done) % request_len_;
+    const uint64_t at = offset + done;
+    const uint64_t within = LINETCP_LIKELY(at >= last_start) ? at - last_start : at % request_len_;
     std::size_t n;
     if (within < request_head_.size()) {
       n = std::min<std::size_t>(request_head_.size() - within, dst.size() - done);

@@ -1,14 +1,55 @@
 // HTTP, echo and discard responders.
 #include "linetcp/app/servers.hpp"
+#include "linetcp/base/compiler.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
+#if defined(__SSSE3__)
+#include <immintrin.h>
+#endif
+
 namespace linetcp::app {
 
+namespace {
+// pattern_byte without a division per byte. Within an aligned block of 128 offsets o = base | j,
+// o >> 7 and o >> 13 are constant, so o ^ (o >> 7) ^ (o >> 13) = high + (j ^ low) with high the
+// bits above 7 of base ^ (base >> 7) ^ (base >> 13), low its bits 0..6. The byte is then
+// 'a' + (high % 26 + (j ^ low)) % 26: one division per block, a table row per block, and
+// byte j = row[j ^ low]. For 16 aligned j = 16a + b that is row[16 (a ^ low_hi) + (b ^ low_lo)]:
+// one 16-byte load and one byte shuffle (SSSE3).
+struct PatternTable {
+  alignas(64) uint8_t byte[26][128];
+  PatternTable() {
+    for (uint32_t h = 0; h < 26; ++h)
+      for (uint32_t m = 0; m < 128; ++m) byte[h][m] = static_cast<uint8_t>('a' + (h + m) % 26);
+  }
+};
+const PatternTable kPattern;
+}  // namespace
+
 void fill_pattern(uint64_t offset, std::span<uint8_t> dst) {
-  for (std::size_t i = 0; i < dst.size(); ++i) dst[i] = pattern_byte(offset + i);
+  std::size_t i = 0;
+  while (i < dst.size()) {
+    const uint64_t o = offset + i;
+    const uint64_t base = o & ~uint64_t{127};
+    const uint64_t mix = base ^ (base >> 7) ^ (base >> 13);
+    const uint8_t* row = kPattern.byte[(mix & ~uint64_t{127}) % 26];
+    const uint32_t low = static_cast<uint32_t>(mix & 127);
+    const std::size_t end = std::min<std::size_t>(dst.size(), i + (128 - (o & 127)));
+    uint32_t j = static_cast<uint32_t>(o & 127);
+#if defined(__SSSE3__)
+    const __m128i shuffle = _mm_xor_si128(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm_set1_epi8(static_cast<char>(low & 15)));
+    for (; i < end && (j & 15) != 0; ++i, ++j) dst[i] = row[j ^ low];
+    for (; i + 16 <= end; i += 16, j += 16) {
+      const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(row + 16 * ((j >> 4) ^ (low >> 4))));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst.data() + i), _mm_shuffle_epi8(v, shuffle));
+    }
+#endif
+    for (; i < end; ++i, ++j) dst[i] = row[j ^ low];
+  }
 }
 
 namespace {
@@ -121,7 +162,9 @@ void HttpServer::fill_payload(engine::Endpoint&, engine::ConnId id, uint64_t off
   while (done < dst.size()) {
     const uint64_t at = offset + done;
     if (at < keep_total) {
-      const uint64_t within = at % keep_len;
+      // New data is in the latest response: no division there; older ones are retransmissions.
+      const uint64_t last_start = keep_total - keep_len;
+      const uint64_t within = LINETCP_LIKELY(at >= last_start) ? at - last_start : at % keep_len;
       const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(keep_len - within, dst.size() - done));
       fill_response(head_keep_, within, dst.subspan(done, n));
       done += n;

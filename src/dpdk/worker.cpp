@@ -136,7 +136,10 @@ uint16_t Worker::steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine) {
 void Worker::deliver(rte_mbuf** frames, uint16_t n, Instant now) {
   engine::Endpoint& ep = *endpoint_;
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+    if (i + 1 < n) {
+      rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+      ep.prefetch_input({rte_pktmbuf_mtod(frames[i + 1], const uint8_t*), frames[i + 1]->data_len});
+    }
     rte_mbuf* m = frames[i];
     if (m->nb_segs != 1) {
       ++stats_.port.rx_oversized;  // larger than one mbuf: we run without scatter

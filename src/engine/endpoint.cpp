@@ -496,6 +496,17 @@ std::size_t Endpoint::memory_bytes() const {
          std::size_t{ooo_.capacity()} * sizeof(tcp::ChunkPool::Chunk);
 }
 
+Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
+  MemoryPerEntry m;
+  m.index_entry = static_cast<double>(index_.memory_bytes()) / index_.capacity();
+  m.connection = static_cast<double>(conns_.memory_bytes()) / conns_.capacity() + m.index_entry;
+  m.time_wait = static_cast<double>(time_wait_.memory_bytes()) / time_wait_.capacity() + m.index_entry;
+  m.conn_object = sizeof(Conn);
+  m.tcp_connection = sizeof(tcp::TcpConnection);
+  m.time_wait_record = sizeof(TimeWaitRecord);
+  return m;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Input
 
@@ -1202,6 +1213,18 @@ bool Endpoint::drain_control(FrameSink& sink, std::size_t& sent, std::size_t max
     ++sent;
   }
   return true;
+}
+
+void Endpoint::prefetch_input(std::span<const uint8_t> frame) const {
+  // Ethernet + IPv4 without options + the TCP ports; anything else simply goes unprefetched.
+  constexpr std::size_t kTcp = wire::kEthHeaderLen + wire::kIpv4MinHeaderLen;
+  if (frame.size() < kTcp + 4) return;
+  const uint8_t* p = frame.data();
+  const uint8_t* ip = p + wire::kEthHeaderLen;
+  if (base::load_be16(p + 12) != wire::kEtherTypeIpv4 || ip[0] != 0x45 || ip[9] != wire::kIpProtoTcp) return;
+  // The tuple as handle_tcp() builds it: local = destination.
+  index_.prefetch(FourTuple{base::load_be32(ip + 16), base::load_be32(ip + 12), base::load_be16(p + kTcp + 2),
+                            base::load_be16(p + kTcp)});
 }
 
 }  // namespace linetcp::engine

@@ -1,4 +1,4 @@
-// The Internet checksum: a ones-complement sum taken 8 bytes at a time in 64-bit registers.
+// The Internet checksum: a ones-complement sum of 32-bit words in a 64-bit accumulator (vectorized).
 #include "linetcp/wire/checksum.hpp"
 
 #include <bit>
@@ -6,12 +6,6 @@
 
 namespace linetcp::wire {
 namespace {
-
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // Ones-complement addition: the carry out of bit 63 wraps around into bit 0, which is what makes
 // a sum of 64-bit words congruent (mod 0xffff) to the sum of its 16-bit words.
@@ -31,28 +25,20 @@ inline uint32_t fold64_to_32(uint64_t acc) {
 uint32_t checksum_add(const uint8_t* data, std::size_t len, uint32_t sum) {
   // Words are summed in the machine's byte order and the folded result is swapped once at the
   // end: the ones-complement sum commutes with byte swapping (RFC 1071 §2(B)).
+  // 32-bit words into a 64-bit accumulator: no carry to propagate (2^32 words would be needed to
+  // overflow), so the additions are independent and the compiler vectorizes the loop (AVX2:
+  // widen 8 words to 64 bits and add, 32 bytes per step). 2^32 = 1 (mod 0xffff) makes the
+  // folded sum equal to the sum of 16-bit words.
   uint64_t acc = 0;
   const uint8_t* p = data;
-  while (len >= 32) {
-    acc = add_carry(acc, load_u64(p));
-    acc = add_carry(acc, load_u64(p + 8));
-    acc = add_carry(acc, load_u64(p + 16));
-    acc = add_carry(acc, load_u64(p + 24));
-    p += 32;
-    len -= 32;
-  }
-  while (len >= 8) {
-    acc = add_carry(acc, load_u64(p));
-    p += 8;
-    len -= 8;
-  }
-  if (len >= 4) {
+  const std::size_t words = len / 4;
+  for (std::size_t i = 0; i < words; ++i) {
     uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    acc = add_carry(acc, v);
-    p += 4;
-    len -= 4;
+    std::memcpy(&v, p + 4 * i, sizeof v);
+    acc += v;
   }
+  p += words * 4;
+  len &= 3;
   if (len >= 2) {
     uint16_t v;
     std::memcpy(&v, p, sizeof v);

@@ -1126,5 +1126,23 @@ TEST_F(PairTest, TxBackPressureDefersOutputAndLosesNothing) {
   EXPECT_EQ(first_stream_mismatch(99, 0, server.data), -1);
 }
 
+// Endpoint::memory_per_entry: the per-entry figures, times the capacities, add up to the total
+// the endpoint accounts for (less the shared out-of-order pool, which belongs to no entry).
+TEST(EndpointMemory, PerEntryAccountingAddsUpToTheTotal) {
+  engine::EndpointConfig cfg = pair_config(Side::kServer);
+  cfg.max_connections = 1000;
+  cfg.time_wait_capacity = 3000;
+  const Endpoint ep(cfg);
+  const Endpoint::MemoryPerEntry m = ep.memory_per_entry();
+  EXPECT_EQ(m.tcp_connection, sizeof(tcp::TcpConnection));
+  EXPECT_EQ(m.time_wait_record, sizeof(engine::TimeWaitRecord));
+  EXPECT_GE(m.conn_object, m.tcp_connection);
+  EXPECT_GT(m.connection, static_cast<double>(m.conn_object) + m.index_entry);
+  EXPECT_GT(m.time_wait, static_cast<double>(m.time_wait_record) + m.index_entry);
+  const double entries = m.connection * 1000 + m.time_wait * 3000;
+  const double ooo = static_cast<double>(cfg.ooo_chunks) * sizeof(tcp::ChunkPool::Chunk);
+  EXPECT_NEAR(entries + ooo, static_cast<double>(ep.memory_bytes()), 1.0);
+}
+
 }  // namespace
 }  // namespace linetcp::testing

@@ -237,7 +237,10 @@ class World {
     settle_time();
     Endpoint& ep = (len_field & kToClient) ? client_ : server_;
     if (len_field & kCommand) run_commands(ep, bytes);
-    else ep.input(bytes, now_);
+    else {
+      ep.prefetch_input(bytes);  // a pure hint: must read nothing outside the frame
+      ep.input(bytes, now_);
+    }
     server_.advance(now_);
     client_.advance(now_);
     pump();

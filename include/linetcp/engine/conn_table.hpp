@@ -128,6 +128,8 @@ class ConnIndex {
 
   // Hashing is public so that a caller who already computed it (once per packet) can reuse it.
   uint32_t find_hashed(const FourTuple& key, uint32_t hash) const;
+  // Starts loading the home bucket of `key`, for a lookup that comes a little later.
+  void prefetch(const FourTuple& key) const { base::prefetch_read(&buckets_[hash_tuple(key) & bucket_mask_]); }
 
  private:
   struct alignas(32) Bucket {

@@ -204,6 +204,9 @@ class Endpoint final : private tcp::ConnSink {
 
   // --- frames and time ---
   void input(std::span<const uint8_t> frame, base::Instant now);
+  // Optional, for a burst: prefetches the connection-index bucket a TCP/IPv4 frame will need, so
+  // that calling it for frame i + 1 before input(frame i) overlaps that cache miss.
+  void prefetch_input(std::span<const uint8_t> frame) const;
   // Writes up to `max_frames` frames into `sink`; returns how many.
   std::size_t poll_output(FrameSink& sink, base::Instant now, std::size_t max_frames);
   // Runs due timers and TIME_WAIT expiry.
@@ -276,6 +279,18 @@ class Endpoint final : private tcp::ConnSink {
   std::array<uint32_t, 11> state_histogram() const;
   // Memory the endpoint holds for connections, TIME_WAIT records and indexes (its own accounting).
   std::size_t memory_bytes() const;
+  // The same accounting per entry: all bytes preallocated for one connection slot (its object in
+  // the slab with the free-stack and bitmap share, and one index entry's share of the index) and
+  // for one TIME_WAIT record (the record and one index entry's share).
+  struct MemoryPerEntry {
+    double connection = 0;
+    double time_wait = 0;
+    double index_entry = 0;         // index bytes / entries it holds (at most 75 % load)
+    std::size_t conn_object = 0;    // sizeof the slab's object: TcpConnection + tuple, timer, links
+    std::size_t tcp_connection = 0; // sizeof(tcp::TcpConnection)
+    std::size_t time_wait_record = 0;
+  };
+  MemoryPerEntry memory_per_entry() const;
 
  private:
   struct Conn {
