@@ -11,7 +11,7 @@
 # is counted under its name in the server's report and that wrk saw no error at all.
 # Usage: bad_input_test.sh LINETCP SRCROOT     Exit: 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/lib.sh"
-lt_init bad 10.81.21 "$@"
+lt_init bad 10.81.31 "$@"
 lt_require wrk
 py=""
 for candidate in /usr/bin/python3 python3; do

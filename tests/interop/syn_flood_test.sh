@@ -12,7 +12,7 @@
 # server reports no errors.
 # Usage: syn_flood_test.sh LINETCP SRCROOT     Exit: 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/lib.sh"
-lt_init syn 10.81.22 "$@"
+lt_init syn 10.81.32 "$@"
 lt_require wrk curl
 
 backlog=4096
