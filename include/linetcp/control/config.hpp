@@ -12,6 +12,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "linetcp/engine/impairment.hpp"
+
 namespace linetcp::control {
 
 // Which side this process plays; decides whether [server] or [client] is allowed.
@@ -54,6 +56,7 @@ struct PortConfig {
   std::string mac;                    // "" = the port's own MAC
   std::optional<std::array<uint8_t, 6>> mac_addr;  // parsed `mac`, set when mac != ""
   bool checksum_offload = true;
+  engine::ImpairmentConfig impairment;  // [port.impairment]: faults on purpose (off by default)
 };
 
 // [network]: our IPv4 identity.

@@ -14,6 +14,7 @@
 #include "linetcp/app/servers.hpp"
 #include "linetcp/control/config.hpp"
 #include "linetcp/engine/endpoint.hpp"
+#include "linetcp/engine/impairment.hpp"
 
 namespace linetcp::control {
 
@@ -52,6 +53,7 @@ struct WorkerStats {
   app::ServerCounters echo;
   app::ServerCounters discard;
   app::ClientCounters client;
+  engine::ImpairmentStats impairment;  // the port's impairment stage (zero when it is off)
   app::Histogram connect;
   app::Histogram first_byte;
   app::Histogram request;
