@@ -45,6 +45,7 @@ void WorkerStats::add(const WorkerStats& o) {
   time_wait += o.time_wait;
   ports_available += o.ports_available;
   client_active += o.client_active;
+  mbufs_in_use += o.mbufs_in_use;
   for (std::size_t i = 0; i < states.size(); ++i) states[i] += o.states[i];
 #define ADD(f) port.f += o.port.f;
   LINETCP_PORT_FIELDS(ADD)
@@ -190,6 +191,7 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
                      {"requests_per_s", rps},
                      {"active", now.active_connections},
                      {"time_wait", now.time_wait},
+                     {"mbufs_in_use", now.mbufs_in_use},
                      {"gbps_in", gin},
                      {"gbps_out", gout},
                      {"retransmits", rtx},

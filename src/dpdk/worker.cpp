@@ -3,6 +3,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -208,6 +209,8 @@ void Worker::publish(bool with_states) {
   if (const auto* h = workload_->http()) stats_.http = *h;
   if (const auto* e = workload_->echo()) stats_.echo = *e;
   if (const auto* d = workload_->discard()) stats_.discard = *d;
+  // The pool is the port's, shared by its workers: one of them reads it.
+  if (index_ == 0) stats_.mbufs_in_use = rte_mempool_in_use_count(port_.pool());
   if (impair_rx_) stats_.impairment.rx = impair_rx_->counters();
   if (impair_tx_) stats_.impairment.tx = impair_tx_->counters();
   if (const app::LoadClient* c = workload_->client()) {

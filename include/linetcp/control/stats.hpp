@@ -43,6 +43,9 @@ struct WorkerStats {
   uint32_t time_wait = 0;
   uint32_t ports_available = 0;
   uint32_t client_active = 0;
+  // Mbufs of the port's pool not in it (in rings, held, in flight), read by worker 0 when it
+  // publishes: a gauge, for `scripts/soak` to see that it stays flat.
+  uint32_t mbufs_in_use = 0;
   // Connections by TCP state (tcp::State order; TIME-WAIT counts the compact records), refreshed
   // about once a second: counting walks the connection table.
   std::array<uint32_t, 11> states{};
