@@ -40,6 +40,7 @@ struct MbufOps {
 // Room for a burst after the stage: every frame may become two, plus held frames now due.
 constexpr uint16_t kRxRoom = 1024;
 constexpr uint16_t kRxBurstMax = 512;
+constexpr int64_t kImpairedGraceFactor = 6;
 }  // namespace
 
 TxBatch::TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burst, control::PortCounters& counters)
@@ -240,6 +241,9 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   Instant next_states = now;
   Instant next_hook = now;
   Instant stop_deadline = Instant::never();
+  // Under impairment closing takes longer: a connection whose handshake lost a frame may measure
+  // an RTT of a whole retransmission timeout, and its next losses then back off by seconds.
+  const Duration closing_grace = impair_rx_ || impair_tx_ ? grace * kImpairedGraceFactor : grace;
   bool stopping = false;
 
   for (;;) {
@@ -286,13 +290,13 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
       if (!hook() && !stopping) {
         stopping = true;
         work.stop(ep, now);
-        stop_deadline = now + grace;
+        stop_deadline = now + closing_grace;
       }
     }
     if (!stopping && stop.load(std::memory_order_relaxed)) {
       stopping = true;
       work.stop(ep, now);
-      stop_deadline = now + grace;
+      stop_deadline = now + closing_grace;
     }
     // With impairment, closing takes longer: frames the stage holds are still on their way (the
     // last ACKs and FINs too), and a peer whose FIN's ACK was lost retransmits the FIN, which
@@ -307,7 +311,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   if (impair_rx_) impair_rx_->drain([](engine::Impairment::Frame f) { rte_pktmbuf_free(static_cast<rte_mbuf*>(f)); });
   if (!work.finished())
     spdlog::warn("worker {}: {} connection(s) still open after the {:.1f} s grace period", index_,
-                 work.client() ? work.client()->active() : 0u, grace.seconds_f());
+                 work.client() ? work.client()->active() : 0u, closing_grace.seconds_f());
   publish(true);
 }
 

@@ -15,7 +15,8 @@
 # connection counted closed, the mbufs all back (exit status), and the faults must have happened
 # at their rate (impair_* counters) and TCP must have repaired them (retransmits, ...).
 # Usage: fault_pair_test.sh LINETCP SRCROOT CASE     Exit: 0 pass, 1 fail, 77 skip.
-# FAULT_SEED=N changes the seed (default 1), FAULT_SECONDS the run time (default 4).
+# FAULT_SEED=N changes the seed (default 1), FAULT_SECONDS the run time (default 4); FAULT_KEEP=1
+# keeps the work folder (log, reports) of a failed run.
 set -euo pipefail
 
 linetcp="${1:?usage: fault_pair_test.sh LINETCP SRCROOT CASE}"
@@ -31,8 +32,10 @@ lt_require
 work="$(mktemp -d "/tmp/linetcp-fault.$case.XXXXXX")"
 pid=""
 cleanup() {
+  local rc=$?
   [[ -z "$pid" ]] || lt_stop "$pid"
-  rm -rf "$work"
+  # FAULT_KEEP=1 keeps the logs and reports of a failed run.
+  if ((rc != 0)) && [[ -n "${FAULT_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 fail() {
@@ -59,17 +62,20 @@ case "$case" in
     # idle (waiting for the next request) when the client vanishes, finds out by keep-alive.
     # At the end the client aborts what is left: its connection attempts since the blackout are
     # in SYN-SENT, which a FIN close would leave until the grace period ends.
-    extra=(--set tcp.r2_s=2 --client-set client.close=\"rst\" --server-set tcp.keepalive=true --server-set tcp.keepalive_idle_s=1
+    extra=(--set tcp.r2_s=2 --set tcp.msl_s=1 --client-set client.close=\"rst\" --server-set tcp.keepalive=true --server-set tcp.keepalive_idle_s=1
            --server-set tcp.keepalive_interval_s=1 --server-set tcp.keepalive_probes=2)
     ;;
   *) echo "unknown case $case"; exit 2 ;;
 esac
 
-# Bounded: the run, the client's closing grace (5 s) and TIME_WAIT (2 x msl_s), start-up.
-limit=$((seconds + 20))
+# TIME_WAIT is 8 s (msl_s = 4): the client, impaired, lingers until its TIME_WAIT records expire
+# so that it still acknowledges a FIN retransmitted after its ACK was lost, and under loss a
+# retransmission timeout can reach 3 s (an RTT measured across a lost SYN-ACK).
+# Bounded: the run, the impaired closing grace (30 s) and TIME_WAIT, start-up.
+limit=$((seconds + 45))
 start=$(date +%s.%N)
 "$linetcp" pair --server-config "$srcroot/config/server-memif.toml" \
-  --client-config "$srcroot/config/client-memif.toml" --set tcp.msl_s=1 --set status.interval_s=1 \
+  --client-config "$srcroot/config/client-memif.toml" --set tcp.msl_s=4 --set status.interval_s=1 \
   --server-set 'server.echo.port=7' --client-set client.protocol=\"echo\" --client-set client.target=10.0.0.1:7 \
   --client-set client.concurrency=32 --client-set client.requests_per_connection=20 --set tcp.rto_min_ms=50 \
   --client-set client.request_size=3000 "${impair[@]}" "${extra[@]}" \
