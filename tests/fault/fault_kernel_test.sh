@@ -13,6 +13,7 @@
 # connection times out (nothing hangs), none is left open at the end, and linetcp exits 0.
 # Usage: fault_kernel_test.sh LINETCP SRCROOT CASE     Exit: 0 pass, 1 fail, 77 skip.
 case="${3:?usage: fault_kernel_test.sh LINETCP SRCROOT CASE}"
+# shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/../interop/lib.sh"
 case "$case" in
   rst) lt_init frst 10.83.1 "$1" "$2" ;;

@@ -27,7 +27,7 @@ seed="${FAULT_SEED:-1}"
 
 # shellcheck source=tests/integration/lib.sh
 source "$srcroot/tests/integration/lib.sh"
-lt_require
+lt_require python3
 
 work="$(mktemp -d "/tmp/linetcp-fault.$case.XXXXXX")"
 pid=""
