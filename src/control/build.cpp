@@ -48,7 +48,9 @@ engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac
   e.time_wait_capacity = c.tcp.time_wait_capacity;
   e.time_wait = Duration::nanos(static_cast<int64_t>(2 * c.tcp.msl_s * 1e9));
   e.arp_timeout = Duration::seconds(c.network.arp_timeout_s);
-  e.tx_checksum_offload = tx_offload;
+  // Corruption on transmit must reach the peer: a port that computes checksums after the bit
+  // flip would hide it, so the endpoint computes them itself.
+  e.tx_checksum_offload = tx_offload && c.port.impairment.tx.corrupt == 0;
   e.tcp = tcp_params(c);
   e.vlan = static_cast<uint16_t>(c.port.vlan);
   for (const auto& [a, len] : c.network.address_prefixes) e.addresses.push_back({wire::Ipv4Addr{a}, len});

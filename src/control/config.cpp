@@ -34,6 +34,13 @@ const std::vector<std::string_view> kKnownKeys = {
     "dpdk.rx_burst", "dpdk.tx_burst",
     "port", "port.device", "port.rx_descriptors", "port.tx_descriptors", "port.mtu",
     "port.promiscuous", "port.mac", "port.checksum_offload", "port.vlan",
+    "port.impairment", "port.impairment.seed", "port.impairment.queue", "port.impairment.blackout_after_s",
+    "port.impairment.rx", "port.impairment.rx.drop", "port.impairment.rx.duplicate", "port.impairment.rx.reorder",
+    "port.impairment.rx.reorder_delay_us", "port.impairment.rx.corrupt", "port.impairment.rx.delay_us",
+    "port.impairment.rx.jitter_us",
+    "port.impairment.tx", "port.impairment.tx.drop", "port.impairment.tx.duplicate", "port.impairment.tx.reorder",
+    "port.impairment.tx.reorder_delay_us", "port.impairment.tx.corrupt", "port.impairment.tx.delay_us",
+    "port.impairment.tx.jitter_us",
     "network", "network.address", "network.gateway", "network.arp_timeout_s",
     "network.addresses", "network.ipv6", "network.gateway6", "network.gateway_mac", "network.gateway6_mac",
     "network.routes",
@@ -57,7 +64,7 @@ const std::vector<std::string_view> kKnownKeys = {
 };
 
 const std::vector<std::string_view> kTableKeys = {
-    "dpdk", "port", "network", "tcp", "server", "server.http", "server.echo", "server.discard",
+    "dpdk", "port", "port.impairment", "port.impairment.rx", "port.impairment.tx", "network", "tcp", "server", "server.http", "server.echo", "server.discard",
     "client", "status", "log",
 };
 
@@ -571,6 +578,31 @@ DpdkConfig read_dpdk(const Section& s) {
   return c;
 }
 
+// [port.impairment.rx] / [port.impairment.tx]: one direction's faults.
+engine::ImpairmentProfile read_impairment_profile(const Section& s) {
+  engine::ImpairmentProfile p;
+  p.drop = s.number("drop", p.drop, 0, 1);
+  p.duplicate = s.number("duplicate", p.duplicate, 0, 1);
+  p.reorder = s.number("reorder", p.reorder, 0, 1);
+  p.corrupt = s.number("corrupt", p.corrupt, 0, 1);
+  p.delay_us = s.integer("delay_us", p.delay_us, 0, 10'000'000);
+  p.jitter_us = s.integer("jitter_us", p.jitter_us, 0, 10'000'000);
+  p.reorder_delay_us = s.integer("reorder_delay_us", p.reorder_delay_us, 1, 10'000'000);
+  return p;
+}
+
+// [port.impairment]: the port's impairment stage (off unless a probability or delay is set).
+engine::ImpairmentConfig read_impairment(const Section& s) {
+  engine::ImpairmentConfig c;
+  c.seed = s.integer("seed", c.seed, 0, std::numeric_limits<int64_t>::max());
+  c.queue = s.integer("queue", c.queue, 16, 65536);
+  c.rx = read_impairment_profile(s.table("rx"));
+  c.tx = read_impairment_profile(s.table("tx"));
+  const double blackout = s.number("blackout_after_s", 0, 0, 86400);
+  if (blackout > 0) c.rx.blackout = c.tx.blackout = base::Instant::from_ns(static_cast<uint64_t>(blackout * 1e9));
+  return c;
+}
+
 PortConfig read_port(const Section& s) {
   PortConfig c;
   c.device = s.required_string("device");
@@ -587,6 +619,7 @@ PortConfig read_port(const Section& s) {
   }
   c.checksum_offload = s.boolean("checksum_offload", c.checksum_offload);
   c.vlan = s.integer("vlan", c.vlan, 0, 4094);
+  c.impairment = read_impairment(s.table("impairment"));
   return c;
 }
 
@@ -996,6 +1029,16 @@ Config validate(const toml::table& root, const Context& ctx, Role role) {
     ctx.fail("tcp.mss", std::to_string(c.tcp.mss) + " does not fit in port.mtu " + std::to_string(c.port.mtu) +
                             " (at most mtu - 40 = " + std::to_string(c.port.mtu - 40) + ")");
   }
+  if (c.port.impairment.enabled()) {
+    // Held frames are mbufs of the port's pool: both directions of every worker full must
+    // still leave the stack half the pool.
+    const uint64_t held = uint64_t{2} * c.port.impairment.queue * c.dpdk.workers;
+    if (held > c.dpdk.mbufs / 2) {
+      ctx.fail("port.impairment.queue", std::to_string(c.port.impairment.queue) + " frames held per direction and worker (" +
+                                            std::to_string(held) + " in all) is more than half of dpdk.mbufs " +
+                                            std::to_string(c.dpdk.mbufs));
+    }
+  }
   if (c.dpdk.mbuf_data_room < c.port.mtu + 18) {
     ctx.fail("dpdk.mbuf_data_room", std::to_string(c.dpdk.mbuf_data_room) + " bytes cannot hold a frame of port.mtu " +
                                         std::to_string(c.port.mtu) + " (needs mtu + 18 = " +
@@ -1123,6 +1166,20 @@ nlohmann::json to_json(const Config& c) {
                {"mac", c.port.mac},
                {"checksum_offload", c.port.checksum_offload},
                {"vlan", c.port.vlan}};
+  {
+    const engine::ImpairmentConfig& im = c.port.impairment;
+    auto profile = [](const engine::ImpairmentProfile& p) {
+      return json{{"drop", p.drop},         {"duplicate", p.duplicate}, {"reorder", p.reorder},
+                  {"corrupt", p.corrupt},   {"delay_us", p.delay_us},   {"jitter_us", p.jitter_us},
+                  {"reorder_delay_us", p.reorder_delay_us}};
+    };
+    const double blackout = im.rx.blackout.is_never() ? 0.0 : static_cast<double>(im.rx.blackout.ns()) / 1e9;
+    j["port"]["impairment"] = {{"seed", im.seed},
+                               {"queue", im.queue},
+                               {"blackout_after_s", blackout},
+                               {"rx", profile(im.rx)},
+                               {"tx", profile(im.tx)}};
+  }
   j["network"] = {{"address", c.network.address},
                   {"gateway", c.network.gateway},
                   {"arp_timeout_s", c.network.arp_timeout_s},

@@ -42,6 +42,8 @@ namespace linetcp::control {
   X(connections_reset) X(connections_timed_out) X(connect_no_port) X(requests) X(responses)      \
   X(status_2xx) X(status_other) X(bad_responses) X(echo_mismatches) X(incomplete) X(bytes_sent)  \
   X(bytes_received) X(schedule_backlog)
+#define LINETCP_IMPAIR_FIELDS(X) \
+  X(frames) X(dropped) X(duplicated) X(reordered) X(delayed) X(corrupted) X(queue_full) X(no_buffer)
 
 void WorkerStats::add(const WorkerStats& o) {
   loops += o.loops;
@@ -49,6 +51,7 @@ void WorkerStats::add(const WorkerStats& o) {
   time_wait += o.time_wait;
   ports_available += o.ports_available;
   client_active += o.client_active;
+  mbufs_in_use += o.mbufs_in_use;
   for (std::size_t i = 0; i < states.size(); ++i) states[i] += o.states[i];
 #define ADD(f) port.f += o.port.f;
   LINETCP_PORT_FIELDS(ADD)
@@ -64,6 +67,9 @@ void WorkerStats::add(const WorkerStats& o) {
 #undef ADD
 #define ADD(f) client.f += o.client.f;
   LINETCP_CLIENT_FIELDS(ADD)
+#undef ADD
+#define ADD(f) impairment.rx.f += o.impairment.rx.f; impairment.tx.f += o.impairment.tx.f;
+  LINETCP_IMPAIR_FIELDS(ADD)
 #undef ADD
   connect.merge(o.connect);
   first_byte.merge(o.first_byte);
@@ -87,6 +93,9 @@ nlohmann::json counters_json(const WorkerStats& s) {
 #undef P
 #define P(f) PUT("client", client, f)
   LINETCP_CLIENT_FIELDS(P)
+#undef P
+#define P(f) PUT("impair_rx", impairment.rx, f) PUT("impair_tx", impairment.tx, f)
+  LINETCP_IMPAIR_FIELDS(P)
 #undef P
 #undef PUT
   return j;
@@ -161,6 +170,18 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
     n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), " | lat p50 %s p99 %s",
                        micros(lat.quantile(0.5)).c_str(), micros(lat.quantile(0.99)).c_str());
   }
+  // What the impairment stage did on purpose (run totals, not in `drops`), once it has acted.
+  const engine::ImpairmentCounters& ir = now.impairment.rx;
+  const engine::ImpairmentCounters& it = now.impairment.tx;
+  const uint64_t acted = ir.dropped + ir.duplicated + ir.reordered + ir.delayed + ir.corrupted + it.dropped +
+                         it.duplicated + it.reordered + it.delayed + it.corrupted;
+  if (acted > 0 && n > 0 && static_cast<std::size_t>(n) < sizeof buf) {
+    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n),
+                       " | impair drop %" PRIu64 " dup %" PRIu64 " reord %" PRIu64 " delay %" PRIu64
+                       " corrupt %" PRIu64 " full %" PRIu64,
+                       ir.dropped + it.dropped, ir.duplicated + it.duplicated, ir.reordered + it.reordered,
+                       ir.delayed + it.delayed, ir.corrupted + it.corrupted, ir.queue_full + it.queue_full);
+  }
   // The limits a run can hit, named, so that a plateau is never a mystery.
   const auto grew = [&](uint64_t a, uint64_t b) { return a > b; };
   const char* limits[] = {
@@ -177,6 +198,7 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
                      {"requests_per_s", rps},
                      {"active", now.active_connections},
                      {"time_wait", now.time_wait},
+                     {"mbufs_in_use", now.mbufs_in_use},
                      {"gbps_in", gin},
                      {"gbps_out", gout},
                      {"retransmits", rtx},
@@ -216,6 +238,9 @@ nlohmann::json make_report(const Config& config, const WorkerStats& s, double el
                      {"request", latency_json(s.request)}};
   j["series"] = series;
   j["workers"] = workers;
+  nlohmann::json states = nlohmann::json::object();
+  for (std::size_t i = 0; i < s.states.size(); ++i) states[tcp::to_string(static_cast<tcp::State>(i))] = s.states[i];
+  j["states"] = states;
   j["counters"] = counters_json(s);
   return j;
 }
@@ -237,6 +262,15 @@ std::string summary_text(const Config& config, const WorkerStats& s, double elap
       static_cast<double>(t.bytes_sent) * 8 / secs / 1e9, static_cast<double>(t.bytes_received) * 8 / secs / 1e9);
   add("  errors       %" PRIu64 "  retransmits %" PRIu64 "  drops %" PRIu64 "\n", t.errors, s.tcp.retransmits,
       drops_of(s));
+  const engine::ImpairmentStats& im = s.impairment;
+  if (im.rx.frames + im.tx.frames > 0 && config.port.impairment.enabled()) {
+    add("  impairment   rx: dropped %" PRIu64 " duplicated %" PRIu64 " reordered %" PRIu64 " delayed %" PRIu64
+        " corrupted %" PRIu64 " queue full %" PRIu64 "\n",
+        im.rx.dropped, im.rx.duplicated, im.rx.reordered, im.rx.delayed, im.rx.corrupted, im.rx.queue_full);
+    add("               tx: dropped %" PRIu64 " duplicated %" PRIu64 " reordered %" PRIu64 " delayed %" PRIu64
+        " corrupted %" PRIu64 " queue full %" PRIu64 "\n",
+        im.tx.dropped, im.tx.duplicated, im.tx.reordered, im.tx.delayed, im.tx.corrupted, im.tx.queue_full);
+  }
   if (config.role == Role::kClient) {
     auto lat = [&](const char* name, const app::Histogram& h) {
       add("  %-12s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", name, micros(h.quantile(0.5)).c_str(),

@@ -79,7 +79,7 @@ uint16_t find_port(const std::string& name) {
 }  // namespace
 
 Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_t queues)
-    : name_(pc.device), queues_(queues) {
+    : name_(pc.device), queues_(queues), impairment_(pc.impairment) {
   port_id_ = find_port(pc.device);
   rte_eth_dev_info info{};
   if (rte_eth_dev_info_get(port_id_, &info) != 0) throw std::runtime_error("port " + name_ + ": no device info");
@@ -159,6 +159,14 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
   spdlog::info("port {}: offloads RX checksum {}, TX checksum {}, RSS {}; pool {} mbufs of {} bytes", name_,
                caps_.rx_checksum ? "on" : "off", caps_.tx_checksum ? "on" : "off", caps_.rss ? "on" : "off",
                dc.mbufs, dc.mbuf_data_room);
+  if (impairment_.enabled()) {
+    auto line = [](const engine::ImpairmentProfile& p) {
+      return fmt::format("drop {} duplicate {} reorder {} (+{} us) corrupt {} delay {} us jitter {} us", p.drop,
+                         p.duplicate, p.reorder, p.reorder_delay_us, p.corrupt, p.delay_us, p.jitter_us);
+    };
+    spdlog::warn("port {}: IMPAIRMENT ON (seed {}, {} frames held at most per direction): rx {}; tx {}", name_,
+                 impairment_.seed, impairment_.queue, line(impairment_.rx), line(impairment_.tx));
+  }
 }
 
 void Port::read_rss(const rte_eth_dev_info& info) {

@@ -3,6 +3,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -11,6 +12,7 @@
 
 #include <cstring>
 
+#include "linetcp/base/compiler.hpp"
 #include "linetcp/dpdk/clock.hpp"
 
 namespace linetcp::dpdk {
@@ -18,10 +20,34 @@ namespace linetcp::dpdk {
 using base::Duration;
 using base::Instant;
 
+namespace {
+// The impairment stage's view of an mbuf. A duplicate is the same mbuf with one more reference:
+// nothing is allocated, and each copy's free (by us, or by the PMD after transmit) drops one.
+struct MbufOps {
+  std::span<uint8_t> bytes(engine::Impairment::Frame f) {
+    auto* m = static_cast<rte_mbuf*>(f);
+    return {rte_pktmbuf_mtod(m, uint8_t*), m->data_len};
+  }
+  engine::Impairment::Frame clone(engine::Impairment::Frame f) {
+    auto* m = static_cast<rte_mbuf*>(f);
+    if (rte_mbuf_refcnt_read(m) >= UINT16_MAX - 1) return nullptr;
+    rte_mbuf_refcnt_update(m, 1);
+    return m;
+  }
+  void free(engine::Impairment::Frame f) { rte_pktmbuf_free(static_cast<rte_mbuf*>(f)); }
+};
+
+// Room for a burst after the stage: every frame may become two, plus held frames now due.
+constexpr uint16_t kRxRoom = 1024;
+constexpr uint16_t kRxBurstMax = 512;
+constexpr int64_t kImpairedGraceFactor = 6;
+}  // namespace
+
 TxBatch::TxBatch(uint16_t port, uint16_t queue, rte_mempool* pool, uint16_t burst, control::PortCounters& counters)
     : port_(port), queue_(queue), pool_(pool), burst_(std::min<uint16_t>(burst, kMax)), counters_(counters) {}
 
 TxBatch::~TxBatch() {
+  if (impair) impair->drain([](engine::Impairment::Frame f) { rte_pktmbuf_free(static_cast<rte_mbuf*>(f)); });
   for (int tries = 0; tries < 1000 && pending_count_ > 0; ++tries) flush();
   if (pending_count_) rte_pktmbuf_free_bulk(pending_, pending_count_);
   if (spare_count_) rte_pktmbuf_free_bulk(spare_, spare_count_);
@@ -29,7 +55,8 @@ TxBatch::~TxBatch() {
 
 std::span<uint8_t> TxBatch::alloc_frame() {
   // Back-pressure: while the TX ring refuses frames, the endpoint keeps its segments queued.
-  if (pending_count_ == kMax) return {};
+  // With impairment a frame may leave as two.
+  if (pending_count_ + (impair ? 1 : 0) >= kMax) return {};
   if (spare_count_ == 0) {
     if (rte_pktmbuf_alloc_bulk(pool_, spare_, 32) != 0) {
       // The pool may still hold fewer than 32: take one.
@@ -69,11 +96,22 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
   }
   counters_.tx_bytes += len;
   if (capture) capture->record({rte_pktmbuf_mtod(m, const uint8_t*), len}, now_ns);
-  pending_[pending_count_++] = m;
+  if (LINETCP_UNLIKELY(impair != nullptr)) {
+    MbufOps ops;
+    pending_count_ = static_cast<uint16_t>(
+        pending_count_ + impair->admit(m, Instant::from_ns(now_ns), reinterpret_cast<void**>(pending_ + pending_count_), ops));
+  } else {
+    pending_[pending_count_++] = m;
+  }
   if (pending_count_ >= burst_) flush();
 }
 
 void TxBatch::flush() {
+  if (LINETCP_UNLIKELY(impair != nullptr) && impair->next_release().ns() <= now_ns) {
+    pending_count_ = static_cast<uint16_t>(
+        pending_count_ + impair->release(Instant::from_ns(now_ns), reinterpret_cast<void**>(pending_ + pending_count_),
+                                         kMax - pending_count_));
+  }
   if (pending_count_ == 0) return;
   const uint16_t done = rte_eth_tx_burst(port_, queue_, pending_, pending_count_);
   counters_.tx_packets += done;
@@ -96,7 +134,25 @@ Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::Endpoin
       endpoint_(std::make_unique<engine::Endpoint>(endpoint)),
       workload_(std::move(workload)),
       steering_(steering && steering->workers() > 1 ? steering : nullptr),
-      capture_(capture) {}
+      capture_(capture) {
+  // Each worker and direction draws its own stream from the one seed.
+  const engine::ImpairmentConfig& im = port.impairment();
+  const uint64_t seed = im.seed ^ (uint64_t{index} * 0x9e3779b97f4a7c15ull);
+  if (im.rx.enabled()) impair_rx_ = std::make_unique<engine::Impairment>(im.rx, seed, im.queue);
+  if (im.tx.enabled()) impair_tx_ = std::make_unique<engine::Impairment>(im.tx, ~seed, im.queue);
+}
+
+uint16_t Worker::impair_rx(rte_mbuf** rx, uint16_t n, Instant now) {
+  rte_mbuf* in[kRxBurstMax];
+  std::memcpy(in, rx, sizeof(rte_mbuf*) * n);
+  // Frames held earlier and now due go first: they arrived first.
+  uint16_t out = static_cast<uint16_t>(
+      impair_rx_->release(now, reinterpret_cast<void**>(rx), static_cast<unsigned>(kRxRoom - 2 * n)));
+  MbufOps ops;
+  for (uint16_t i = 0; i < n; ++i)
+    out = static_cast<uint16_t>(out + impair_rx_->admit(in[i], now, reinterpret_cast<void**>(rx + out), ops));
+  return out;
+}
 
 uint16_t Worker::steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine) {
   uint16_t kept = 0;
@@ -162,6 +218,10 @@ void Worker::publish(bool with_states) {
   if (const auto* h = workload_->http()) stats_.http = *h;
   if (const auto* e = workload_->echo()) stats_.echo = *e;
   if (const auto* d = workload_->discard()) stats_.discard = *d;
+  // The pool is the port's, shared by its workers: one of them reads it.
+  if (index_ == 0) stats_.mbufs_in_use = rte_mempool_in_use_count(port_.pool());
+  if (impair_rx_) stats_.impairment.rx = impair_rx_->counters();
+  if (impair_tx_) stats_.impairment.tx = impair_tx_->counters();
   if (const app::LoadClient* c = workload_->client()) {
     stats_.client = c->counters();
     stats_.client_active = c->active();
@@ -179,8 +239,9 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   app::Workload& work = *workload_;
   TxBatch tx(port_.id(), queue_, port_.pool(), static_cast<uint16_t>(dpdk_.tx_burst), stats_.port);
   tx.capture = capture_;
-  const uint16_t rx_burst = static_cast<uint16_t>(std::min<uint32_t>(dpdk_.rx_burst, 512));
-  rte_mbuf* rx[512];
+  tx.impair = impair_tx_.get();
+  const uint16_t rx_burst = static_cast<uint16_t>(std::min<uint32_t>(dpdk_.rx_burst, kRxBurstMax));
+  rte_mbuf* rx[kRxRoom];
 
   Instant now = clock.now();
   work.start(ep, now);
@@ -188,6 +249,9 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   Instant next_states = now;
   Instant next_hook = now;
   Instant stop_deadline = Instant::never();
+  // Under impairment closing takes longer: a connection whose handshake lost a frame may measure
+  // an RTT of a whole retransmission timeout, and its next losses then back off by seconds.
+  const Duration closing_grace = impair_rx_ || impair_tx_ ? grace * kImpairedGraceFactor : grace;
   bool stopping = false;
 
   for (;;) {
@@ -199,8 +263,9 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
     uint16_t n = rte_eth_rx_burst(port_.id(), queue_, rx, rx_burst);
     for (uint16_t i = 0; i < n; ++i) stats_.port.rx_bytes += rx[i]->pkt_len;
     stats_.port.rx_packets += n;
+    if (LINETCP_UNLIKELY(impair_rx_ != nullptr)) n = impair_rx(rx, n, now);
     if (steering_) {
-      rte_mbuf* mine[512];
+      rte_mbuf* mine[kRxRoom];
       deliver(mine, steer(rx, n, mine), now);
       // Frames other workers received for us.
       for (uint32_t w = 0; w < steering_->workers(); ++w) {
@@ -233,20 +298,28 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
       if (!hook() && !stopping) {
         stopping = true;
         work.stop(ep, now);
-        stop_deadline = now + grace;
+        stop_deadline = now + closing_grace;
       }
     }
     if (!stopping && stop.load(std::memory_order_relaxed)) {
       stopping = true;
       work.stop(ep, now);
-      stop_deadline = now + grace;
+      stop_deadline = now + closing_grace;
     }
-    if (stopping && ((work.finished() && !ep.has_output()) || now >= stop_deadline)) break;
+    // With impairment, closing takes longer: frames the stage holds are still on their way (the
+    // last ACKs and FINs too), and a peer whose FIN's ACK was lost retransmits the FIN, which
+    // only a TIME_WAIT record that is still polled answers. So the worker waits for both
+    // (bounded by the grace period): no connection is left half-closed on the other side.
+    const bool settling = (impair_tx_ && impair_tx_->held() > 0) || (impair_rx_ && impair_rx_->held() > 0) ||
+                          ((impair_rx_ || impair_tx_) && ep.time_wait_count() > 0);
+    if (stopping && ((work.finished() && !ep.has_output() && !settling) || now >= stop_deadline)) break;
     if (n == 0) rte_pause();
   }
+  // Frames the stage still holds go back to their pool (the port's leak check counts them).
+  if (impair_rx_) impair_rx_->drain([](engine::Impairment::Frame f) { rte_pktmbuf_free(static_cast<rte_mbuf*>(f)); });
   if (!work.finished())
     spdlog::warn("worker {}: {} connection(s) still open after the {:.1f} s grace period", index_,
-                 work.client() ? work.client()->active() : 0u, grace.seconds_f());
+                 work.client() ? work.client()->active() : 0u, closing_grace.seconds_f());
   publish(true);
 }
 

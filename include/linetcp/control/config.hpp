@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "linetcp/wire/ipv6.hpp"
+#include "linetcp/engine/impairment.hpp"
 
 namespace linetcp::control {
 
@@ -57,6 +58,7 @@ struct PortConfig {
   std::optional<std::array<uint8_t, 6>> mac_addr;  // parsed `mac`, set when mac != ""
   bool checksum_offload = true;
   uint32_t vlan = 0;                  // 802.1Q VLAN id of every frame (1..4094); 0 = untagged
+  engine::ImpairmentConfig impairment;  // [port.impairment]: faults on purpose (off by default)
 };
 
 // [network]: our IPv4 identity.

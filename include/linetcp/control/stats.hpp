@@ -14,6 +14,7 @@
 #include "linetcp/app/servers.hpp"
 #include "linetcp/control/config.hpp"
 #include "linetcp/engine/endpoint.hpp"
+#include "linetcp/engine/impairment.hpp"
 
 namespace linetcp::control {
 
@@ -42,6 +43,9 @@ struct WorkerStats {
   uint32_t time_wait = 0;
   uint32_t ports_available = 0;
   uint32_t client_active = 0;
+  // Mbufs of the port's pool not in it (in rings, held, in flight), read by worker 0 when it
+  // publishes: a gauge, for `scripts/soak` to see that it stays flat.
+  uint32_t mbufs_in_use = 0;
   // Connections by TCP state (tcp::State order; TIME-WAIT counts the compact records), refreshed
   // about once a second: counting walks the connection table.
   std::array<uint32_t, 11> states{};
@@ -52,6 +56,7 @@ struct WorkerStats {
   app::ServerCounters echo;
   app::ServerCounters discard;
   app::ClientCounters client;
+  engine::ImpairmentStats impairment;  // the port's impairment stage (zero when it is off)
   app::Histogram connect;
   app::Histogram first_byte;
   app::Histogram request;

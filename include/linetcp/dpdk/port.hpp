@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "linetcp/control/config.hpp"
+#include "linetcp/engine/impairment.hpp"
 #include "linetcp/engine/rss.hpp"
 #include "linetcp/wire/ethernet.hpp"
 
@@ -49,6 +50,8 @@ class Port {
   const std::optional<engine::RssQueueMap>& rss_map() const { return rss_map_; }
   uint16_t queues() const { return queues_; }
   const std::string& name() const { return name_; }
+  // [port.impairment]: what each worker's impairment stage does to this port's frames.
+  const engine::ImpairmentConfig& impairment() const { return impairment_; }
   // Logs link state (the link may come up after start; TAP and memif report it late).
   void log_link() const;
   // Stops and closes the port and frees its pool; returns the mbufs still out (a leak).
@@ -64,6 +67,7 @@ class Port {
   PortCaps caps_;
   rte_mempool* pool_ = nullptr;
   std::optional<engine::RssQueueMap> rss_map_;
+  engine::ImpairmentConfig impairment_;
   bool started_ = false;
 };
 

@@ -14,6 +14,7 @@
 #include "linetcp/dpdk/port.hpp"
 #include "linetcp/dpdk/steering.hpp"
 #include "linetcp/engine/endpoint.hpp"
+#include "linetcp/engine/impairment.hpp"
 
 struct rte_mbuf;
 
@@ -31,6 +32,9 @@ class TxBatch final : public engine::FrameSink {
   // --capture: sent frames are recorded too, stamped with the loop's time.
   control::Capture* capture = nullptr;
   uint64_t now_ns = 0;
+  // [port.impairment] tx (null: off): frames pass it on their way to pending_; those it holds
+  // back join pending_ when due (at a flush), and go back to the pool when the batch ends.
+  engine::Impairment* impair = nullptr;
 
  private:
   static constexpr uint16_t kMax = 512;
@@ -70,6 +74,9 @@ class Worker {
   // Hands each received frame to its owner; keeps ours in `mine`, returns how many.
   uint16_t steer(rte_mbuf** rx, uint16_t n, rte_mbuf** mine);
   void deliver(rte_mbuf** frames, uint16_t n, base::Instant now);
+  // [port.impairment] rx: the `n` frames in `rx` through the stage; writes what comes out now
+  // (held frames that are due first) back to `rx` (room for kRxRoom), returns how many.
+  uint16_t impair_rx(rte_mbuf** rx, uint16_t n, base::Instant now);
 
   uint32_t index_;
   Port& port_;
@@ -79,6 +86,8 @@ class Worker {
   std::unique_ptr<app::Workload> workload_;
   const Steering* steering_;
   control::Capture* capture_;  // --capture (null: off)
+  std::unique_ptr<engine::Impairment> impair_rx_;  // [port.impairment] (null: off)
+  std::unique_ptr<engine::Impairment> impair_tx_;
   control::WorkerStats stats_{};  // the worker's own copy, published now and then
   base::SeqLock<control::WorkerStats> published_;
 };
