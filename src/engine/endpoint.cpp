@@ -498,7 +498,9 @@ std::size_t Endpoint::memory_bytes() const {
 
 Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
   MemoryPerEntry m;
-  m.index_entry = static_cast<double>(index_.memory_bytes()) / index_.capacity();
+  // The remote IPv6 address table is sized like the index (one slot per connection or TIME_WAIT
+  // record, none without IPv6), so its share goes with the index's.
+  m.index_entry = static_cast<double>(index_.memory_bytes() + peers_.memory_bytes()) / index_.capacity();
   m.connection = static_cast<double>(conns_.memory_bytes()) / conns_.capacity() + m.index_entry;
   m.time_wait = static_cast<double>(time_wait_.memory_bytes()) / time_wait_.capacity() + m.index_entry;
   m.conn_object = sizeof(Conn);

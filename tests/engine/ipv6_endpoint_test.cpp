@@ -504,8 +504,9 @@ TEST(Ipv6PeerTable, ChurnKeepsEveryLiveEntryFindable) {
       t.release(live[i].second);
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
     }
-    if (step % 97 == 0)
+    if (step % 97 == 0) {
       for (const auto& [a, s] : live) ASSERT_EQ(t.find(a), s);
+    }
   }
 }
 

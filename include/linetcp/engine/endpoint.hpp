@@ -285,7 +285,7 @@ class Endpoint final : private tcp::ConnSink {
   struct MemoryPerEntry {
     double connection = 0;
     double time_wait = 0;
-    double index_entry = 0;         // index bytes / entries it holds (at most 75 % load)
+    double index_entry = 0;         // index (+ IPv6 peer table) bytes / entries it holds
     std::size_t conn_object = 0;    // sizeof the slab's object: TcpConnection + tuple, timer, links
     std::size_t tcp_connection = 0; // sizeof(tcp::TcpConnection)
     std::size_t time_wait_record = 0;
