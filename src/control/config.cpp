@@ -498,6 +498,38 @@ bool is_bare_key(std::string_view s) {
   });
 }
 
+// UTF-8 as RFC 3629 has it (no overlong forms, surrogates or code points past U+10FFFF): what
+// TOML requires of every string, and what the JSON report can print.
+bool is_valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    uint32_t cp = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xe0) == 0xc0) {
+      n = 1, cp = b & 0x1fu;
+    } else if ((b & 0xf0) == 0xe0) {
+      n = 2, cp = b & 0x0fu;
+    } else if ((b & 0xf8) == 0xf0) {
+      n = 3, cp = b & 0x07u;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (c & 0x3fu);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 // "section.key=value": the value as a TOML value when it parses as one, else as a plain string.
 void apply_override(toml::table& root, const std::string& text, Context& ctx) {
   const auto eq = text.find('=');
@@ -542,6 +574,9 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
   if (parsed) {
     table->insert_or_assign(parts.back(), std::move(*parsed->get("v")));
   } else {
+    // A TOML file is UTF-8 by definition (toml++ refuses anything else); a value from the
+    // command line must be too, or it would reach the report as bytes no JSON can carry.
+    if (!is_valid_utf8(value)) ctx.fail_override(std::string(key) + "=...", "the value is not valid UTF-8");
     table->insert_or_assign(parts.back(), std::string(value));
   }
   ctx.add_override(std::string(key), text);

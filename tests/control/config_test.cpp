@@ -616,6 +616,20 @@ TEST(ConfigOverrides, AValueThatIsMoreThanOneTomlLineIsAString) {
             "test.toml: tcp.mss: must be an integer from 88 to 9000, got \"1\\nport = 2\" (from --set tcp.mss=1 port = 2)");
 }
 
+// Found by config_fuzz: a non-UTF-8 string reached the JSON report, which cannot print it.
+TEST(ConfigOverrides, AValueThatIsNotUtf8IsRefused) {
+  EXPECT_EQ(server_error("", {"server.http.body=a\x8b b"}),
+            "test.toml: --set server.http.body=...: the value is not valid UTF-8");
+  EXPECT_EQ(server_error("", {"server.http.body=\xc0\xaf"}),  // overlong '/'
+            "test.toml: --set server.http.body=...: the value is not valid UTF-8");
+  EXPECT_EQ(server_error("", {"server.http.body=\xed\xa0\x80"}),  // a surrogate
+            "test.toml: --set server.http.body=...: the value is not valid UTF-8");
+  EXPECT_EQ(server_error("", {"server.http.body=\xe2\x82"}),  // cut short
+            "test.toml: --set server.http.body=...: the value is not valid UTF-8");
+  const Config c = parse(kServer, Role::kServer, {"server.http.body=h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"});
+  EXPECT_EQ(c.server->http->body, "h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
 TEST(ConfigOverrides, LaterOverridesWin) {
   const Config c = parse(kServer, Role::kServer, {"tcp.mss=1000", "tcp.mss=1200"});
   EXPECT_EQ(c.tcp.mss, 1200u);
