@@ -143,6 +143,7 @@ class Side {
     for (uint32_t i = 0; i < n; ++i) {
       endpoints.push_back(control::endpoint_config(config, port_->mac(), port_->caps().tx_checksum, i, n));
       endpoints.back().vlan_tx_offload = port_->caps().vlan_insert;
+      endpoints.back().vlan_rx_stripped = port_->caps().vlan_strip;
       if (config.client) port_starts.push_back(endpoints.back().ephemeral_first);
     }
     // With several workers on a port that cannot steer, frames that reach the wrong worker are

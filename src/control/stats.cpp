@@ -9,7 +9,7 @@ namespace linetcp::control {
 // The field lists name every counter once: summing, reporting and telemetry all use them.
 #define LINETCP_PORT_FIELDS(X) \
   X(rx_packets) X(tx_packets) X(rx_bytes) X(tx_bytes) X(tx_queue_full) X(mbuf_exhausted) X(rx_oversized) \
-  X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) X(rx_no_mbuf) X(rx_errors) X(tx_errors)
+  X(rx_vlan_other) X(tx_prepare_failed) X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) X(rx_no_mbuf) X(rx_errors) X(tx_errors)
 #define LINETCP_ENDPOINT_FIELDS(X)                                                               \
   X(frames_in) X(frames_out) X(eth_too_short) X(eth_not_for_us) X(eth_unknown_type) X(arp_in)    \
   X(eth_vlan_other)                                                                              \
@@ -119,7 +119,8 @@ Totals totals_of(Role role, const WorkerStats& s) {
 }
 uint64_t drops_of(const WorkerStats& s) {
   const auto& e = s.endpoint;
-  return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.handoff_full + s.port.rx_missed +
+  return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.rx_vlan_other + s.port.tx_prepare_failed +
+         s.port.handoff_full + s.port.rx_missed +
          s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors + e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +

@@ -107,11 +107,19 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
     if (caps_.rx_checksum) conf.rxmode.offloads |= rx_ck;
     if (caps_.tx_checksum) conf.txmode.offloads |= tx_ck;
   }
-  // 802.1Q: the port inserts our tag where it can; receive always parses tags in software (a
-  // port that strips them would hide other VLANs' frames from the engine's check).
+  // 802.1Q: the port inserts our tag where it can. Where it strips tags, the tag's id is in the
+  // mbuf (vlan_tci) and the worker checks it against ours, since a stripped frame no longer shows
+  // the engine which VLAN it came from; elsewhere the engine parses tags in software.
   if (pc.vlan != 0 && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT) != 0) {
     caps_.vlan_insert = true;
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+  }
+  if (pc.vlan != 0 && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_VLAN_STRIP) != 0) {
+    caps_.vlan_strip = true;
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+    // The filter only saves the worker work; it is enabled after start, where it may still fail.
+    if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) != 0)
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
   }
   // The symmetric key puts both directions of a flow on one queue (a server sees its flows on the
   // queue they arrived at; a client can predict where replies land).
@@ -142,6 +150,17 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
   rc = rte_eth_dev_start(port_id_);
   if (rc != 0) throw std::runtime_error("port " + name_ + ": start failed: " + rte_strerror(-rc));
   started_ = true;
+  if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) != 0) {
+    rc = rte_eth_dev_vlan_filter(port_id_, pc.vlan, 1);
+    caps_.vlan_filter = rc == 0;
+    if (rc != 0) {
+      // A filter on with an empty table would drop our VLAN too: turn it off again.
+      const int mask = rte_eth_dev_get_vlan_offload(port_id_);
+      if (mask >= 0) rte_eth_dev_set_vlan_offload(port_id_, mask & ~RTE_ETH_VLAN_FILTER_OFFLOAD);
+      spdlog::info("port {}: VLAN filter for {} refused ({}); other VLANs are dropped in software", name_, pc.vlan,
+                   rte_strerror(-rc));
+    }
+  }
   if (pc.promiscuous) rte_eth_promiscuous_enable(port_id_);
   if (pc.mac_addr) {
     rte_ether_addr a;
@@ -159,6 +178,10 @@ Port::Port(const control::PortConfig& pc, const control::DpdkConfig& dc, uint16_
   spdlog::info("port {}: offloads RX checksum {}, TX checksum {}, RSS {}; pool {} mbufs of {} bytes", name_,
                caps_.rx_checksum ? "on" : "off", caps_.tx_checksum ? "on" : "off", caps_.rss ? "on" : "off",
                dc.mbufs, dc.mbuf_data_room);
+  if (pc.vlan != 0)
+    spdlog::info("port {}: VLAN {}: insert {}, strip {}, filter {}", name_, pc.vlan,
+                 caps_.vlan_insert ? "hardware" : "software", caps_.vlan_strip ? "hardware" : "software",
+                 caps_.vlan_filter ? "hardware" : "software");
   if (impairment_.enabled()) {
     auto line = [](const engine::ImpairmentProfile& p) {
       return fmt::format("drop {} duplicate {} reorder {} (+{} us) corrupt {} delay {} us jitter {} us", p.drop,

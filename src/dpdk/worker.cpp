@@ -94,8 +94,15 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
     m->l2_len = meta.l2_len;
     m->l3_len = meta.l3_len;
   }
-  counters_.tx_bytes += len;
-  if (capture) capture->record({rte_pktmbuf_mtod(m, const uint8_t*), len}, now_ns);
+  // Prepared once, here, before capture and impairment: a retried frame must not be prepared twice
+  // (a second software insert would tag it twice), and a duplicate (two references) cannot be.
+  if (LINETCP_UNLIKELY(prepare) && rte_eth_tx_prepare(port_, queue_, &m, 1) != 1) {
+    ++counters_.tx_prepare_failed;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  counters_.tx_bytes += m->data_len;  // the frame as sent: with a tag, where prepare inserted one
+  if (capture) capture->record({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now_ns);
   if (LINETCP_UNLIKELY(impair != nullptr)) {
     MbufOps ops;
     pending_count_ = static_cast<uint16_t>(
@@ -134,7 +141,8 @@ Worker::Worker(uint32_t index, Port& port, uint16_t queue, const engine::Endpoin
       endpoint_(std::make_unique<engine::Endpoint>(endpoint)),
       workload_(std::move(workload)),
       steering_(steering && steering->workers() > 1 ? steering : nullptr),
-      capture_(capture) {
+      capture_(capture),
+      rx_vlan_(port.caps().vlan_strip ? endpoint.vlan : 0) {
   // Each worker and direction draws its own stream from the one seed.
   const engine::ImpairmentConfig& im = port.impairment();
   const uint64_t seed = im.seed ^ (uint64_t{index} * 0x9e3779b97f4a7c15ull);
@@ -202,6 +210,13 @@ void Worker::deliver(rte_mbuf** frames, uint16_t n, Instant now) {
       continue;
     }
     if (capture_) capture_->record({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now.ns());
+    // The port stripped the tag (the engine sees an untagged frame): the VLAN check is here. A
+    // frame the port did not strip was untagged on the wire, or tagged twice: not ours either.
+    if (LINETCP_UNLIKELY(rx_vlan_ != 0) &&
+        ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) == 0 || (m->vlan_tci & 0xfff) != rx_vlan_)) {
+      ++stats_.port.rx_vlan_other;
+      continue;
+    }
     ep.input({rte_pktmbuf_mtod(m, const uint8_t*), m->data_len}, now);
   }
   if (n) rte_pktmbuf_free_bulk(frames, n);
@@ -240,6 +255,7 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   TxBatch tx(port_.id(), queue_, port_.pool(), static_cast<uint16_t>(dpdk_.tx_burst), stats_.port);
   tx.capture = capture_;
   tx.impair = impair_tx_.get();
+  tx.prepare = port_.caps().vlan_insert;
   const uint16_t rx_burst = static_cast<uint16_t>(std::min<uint32_t>(dpdk_.rx_burst, kRxBurstMax));
   rte_mbuf* rx[kRxRoom];
 

@@ -662,6 +662,35 @@ TEST(Vlan, HardwareInsertLeavesTheFrameUntaggedAndNamesTheTag) {
   EXPECT_TRUE(col.metas[0].checksum_offload);
 }
 
+// A port that strips tags hands the frame over untagged (the worker has checked its VLAN id): the
+// endpoint takes it, and still refuses a frame that kept a tag of another VLAN (QinQ's inner tag).
+TEST(Vlan, HardwareStripHandsUntaggedFramesOverAndTheyAreAnswered) {
+  engine::EndpointConfig c = config6(Side::kServer);
+  c.vlan = 100;
+  c.vlan_rx_stripped = true;
+  c.vlan_tx_offload = true;
+  const Instant now = Instant::from_ns(1'000'000'000);
+  Endpoint ep(c, now);
+  const auto arp = make_arp_frame(wire::kArpRequest, wire::MacAddr::broadcast(), kClientMac, kClientIp, {}, kServerIp);
+  ep.input(arp, now);
+  FrameCollector col;
+  while (ep.poll_output(col, now, 64) > 0) {
+  }
+  ASSERT_EQ(col.frames.size(), 1u);
+  EXPECT_EQ(col.frames[0], make_arp_frame(wire::kArpReply, kClientMac, kServerMac, kServerIp, kClientMac, kClientIp));
+  EXPECT_EQ(col.metas[0].vlan_tci, 100);
+  EXPECT_EQ(ep.counters().eth_vlan_other, 0u);
+  ep.input(tagged(arp, 7), now);
+  EXPECT_FALSE(ep.has_output());
+  EXPECT_EQ(ep.counters().eth_vlan_other, 1u);
+  // Without strip the same untagged frame is refused: the flag is what lets it through.
+  c.vlan_rx_stripped = false;
+  Endpoint plain(c, now);
+  plain.input(arp, now);
+  EXPECT_FALSE(plain.has_output());
+  EXPECT_EQ(plain.counters().eth_vlan_other, 1u);
+}
+
 // Both families over a tagged link between two endpoints: every frame tagged, bytes verified.
 TEST(Vlan, PairOverVlanCarriesIpv4AndIpv6WithEveryFrameTagged) {
   PairOptions o;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Integration: a linetcp echo client against a linetcp server over IPv6 or a VLAN, on a real DPDK
-# link: ring (one process, `linetcp pair`, two net_ring ports, no hugepages) or memif (two
-# processes, hugepages). VARIANT is
+# link: ring (one process, `linetcp pair`, two net_ring ports, no hugepages), memif (two
+# processes, hugepages) or virtio (two processes as virtio-user ports on dpdk-testpmd's two
+# vhost-user ports in io forward mode, hugepages; the virtio PMD offers VLAN insert and strip, so
+# with the vlan variant both sides must use them: tags written and removed by the port). VARIANT is
 #   ipv6   every connection over IPv6 (three client source addresses, NDP on both sides)
 #   mixed  IPv4 and IPv6 targets in one run (client.targets, weights 1:1)
 #   vlan   the mixed run with every frame tagged 802.1Q VLAN 100
@@ -20,12 +22,19 @@ seconds="${PAIR_SECONDS:-3}"
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lt_require
-[[ "$link" == memif ]] && lt_require_hugepages 192
+case "$link" in
+  memif) lt_require_hugepages 192 ;;
+  virtio) lt_require dpdk-testpmd; lt_require_hugepages 320 ;;
+esac
 
+id="$$_$RANDOM"
 work="$(mktemp -d "/tmp/linetcp-pair6.$link.$variant.XXXXXX")"
 pids=()
 cleanup() {
   ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
+  # Hugepage files and runtime folders of processes that did not exit cleanly (virtio).
+  rm -f /dev/hugepages/lt6p"$id"* 2>/dev/null || true
+  rm -rf "/var/run/dpdk/lt6p${id}"* 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +69,27 @@ if [[ "$link" == ring ]]; then
     --duration "$seconds" --report "$work/client.json" --server-report "$work/server.json" \
     >"$work/pair.log" 2>&1 || fail "linetcp pair failed"
 else
-  eal() { echo "[\"-l\",\"$1\",\"--in-memory\",\"--no-pci\",\"--vdev=net_memif0,role=$2,socket=$work/memif.sock\"]"; }
+  if [[ "$link" == virtio ]]; then
+    # The switch: testpmd in non-interactive mode exits when its stdin closes, so it reads a pipe
+    # that stays open until the test ends.
+    mkfifo "$work/switch.in"
+    sleep 600 >"$work/switch.in" &
+    pids+=($!)
+    dpdk-testpmd -l 0,1 --file-prefix="lt6p${id}sw" --no-pci \
+      --vdev "net_vhost0,iface=$work/vh0.sock" --vdev "net_vhost1,iface=$work/vh1.sock" \
+      -- --forward-mode=io --auto-start --stats-period 0 <"$work/switch.in" >"$work/switch.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [[ -S "$work/vh1.sock" ]] && break; sleep 0.1; done
+    [[ -S "$work/vh1.sock" ]] || fail "testpmd did not create its vhost-user sockets"
+    common+=(port.device=\"virtio_user0\")
+    eal() {  # CORE ROLE
+      local sock=vh0.sock
+      [[ "$2" == client ]] && sock=vh1.sock
+      echo "[\"-l\",\"$1\",\"--file-prefix=lt6p${id}$2\",\"--single-file-segments\",\"--no-pci\",\"--vdev=virtio_user0,path=$work/$sock\"]"
+    }
+  else
+    eal() { echo "[\"-l\",\"$1\",\"--in-memory\",\"--no-pci\",\"--vdev=net_memif0,role=$2,socket=$work/memif.sock\"]"; }
+  fi
   mapfile -d '' sargs < <(sets --set "${common[@]}" "${server[@]}")
   "$linetcp" server --config "$srcroot/config/server-memif.toml" --set "dpdk.eal=$(eal 0 server)" \
     "${sargs[@]}" --report "$work/server.json" >"$work/server.log" 2>&1 &
@@ -83,6 +112,16 @@ else
   wait "$server_pid" || fail "the server exited with an error"
   kill -TERM "$client_pid"
   wait "$client_pid" || fail "the client exited with an error"
+fi
+
+if [[ "$link" == virtio && "$variant" == vlan ]]; then
+  # Both ports must have taken the offloads (a virtio PMD offers them): the tags were inserted and
+  # stripped by the port, and every frame the engines took came with the port's stripped flag and
+  # VLAN 100 (the worker drops any other: port.rx_vlan_other, checked below).
+  for side in server client; do
+    grep -q "VLAN 100: insert hardware, strip hardware" "$work/$side.log" ||
+      fail "$side: the port did not take VLAN insert and strip: $(grep 'VLAN 100' "$work/$side.log" || echo 'no VLAN line')"
+  done
 fi
 
 python3 - "$work/client.json" "$work/server.json" "$variant" <<'PY' || fail "the reports disagree"
@@ -116,6 +155,8 @@ check(accepted6 > 0 and accepted6 <= opened6, f"server accepted {accepted6} over
 check(cc["endpoint.ndp_solicitations_out"] > 0 and sc["endpoint.ndp_advertisements_out"] > 0, "no NDP exchange")
 if variant == "vlan":
     check(cc["endpoint.eth_vlan_other"] == 0 and sc["endpoint.eth_vlan_other"] == 0, "frames outside VLAN 100")
+    check(cc["port.rx_vlan_other"] == 0 and sc["port.rx_vlan_other"] == 0,
+          f"stripped frames outside VLAN 100: client {cc['port.rx_vlan_other']}, server {sc['port.rx_vlan_other']}")
 print(f"{variant}: {opened} connections ({opened6} IPv6), {cc['client.responses']} echoes verified, "
       f"{cc['client.bytes_received']} bytes, retransmits {cc.get('tcp.retransmits', 0)}")
 if problems:

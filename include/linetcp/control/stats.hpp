@@ -27,6 +27,8 @@ struct PortCounters {
   uint64_t tx_queue_full = 0;   // times tx_burst left frames behind (kept and sent later)
   uint64_t mbuf_exhausted = 0;  // allocations that found the mempool empty
   uint64_t rx_oversized = 0;    // multi-segment frames (larger than one mbuf): dropped
+  uint64_t tx_prepare_failed = 0;  // rte_eth_tx_prepare refused a frame (VLAN insert): dropped
+  uint64_t rx_vlan_other = 0;   // the port strips tags: frames of another VLAN, or untagged, dropped
   uint64_t handoff_out = 0;     // frames handed to the worker that owns their flow
   uint64_t handoff_in = 0;      // frames other workers handed to this one
   uint64_t handoff_full = 0;    // a handoff ring was full: the frame was dropped

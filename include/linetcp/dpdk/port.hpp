@@ -32,6 +32,8 @@ struct PortCaps {
   bool tx_checksum = false;  // the port computes IPv4 and TCP checksums
   bool rss = false;
   bool vlan_insert = false;  // port.vlan set and the port inserts 802.1Q tags itself
+  bool vlan_strip = false;   // port.vlan set and the port strips tags (mbuf vlan_tci, checked by the worker)
+  bool vlan_filter = false;  // ... and also drops other VLANs itself (best effort: the worker still checks)
 };
 
 class Port {

@@ -35,6 +35,9 @@ class TxBatch final : public engine::FrameSink {
   // [port.impairment] tx (null: off): frames pass it on their way to pending_; those it holds
   // back join pending_ when due (at a flush), and go back to the pool when the batch ends.
   engine::Impairment* impair = nullptr;
+  // The port inserts VLAN tags: each frame goes through rte_eth_tx_prepare, where some PMDs do
+  // the insert (virtio writes the tag in software there, and sends untagged frames without it).
+  bool prepare = false;
 
  private:
   static constexpr uint16_t kMax = 512;
@@ -86,6 +89,8 @@ class Worker {
   std::unique_ptr<app::Workload> workload_;
   const Steering* steering_;
   control::Capture* capture_;  // --capture (null: off)
+  // Non-zero where the port strips 802.1Q tags: a frame is ours only if it came with this id.
+  uint16_t rx_vlan_ = 0;
   std::unique_ptr<engine::Impairment> impair_rx_;  // [port.impairment] (null: off)
   std::unique_ptr<engine::Impairment> impair_tx_;
   control::WorkerStats stats_{};  // the worker's own copy, published now and then
