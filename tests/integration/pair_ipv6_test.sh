@@ -7,6 +7,9 @@
 #   ipv6   every connection over IPv6 (three client source addresses, NDP on both sides)
 #   mixed  IPv4 and IPv6 targets in one run (client.targets, weights 1:1)
 #   vlan   the mixed run with every frame tagged 802.1Q VLAN 100
+#   vlan_other  (virtio) the server on VLAN 100, the client on VLAN 101: the server's port strips
+#          the client's tags and its worker must drop every frame (port.rx_vlan_other), accepting
+#          nothing; the negative case of the stripped-tag check
 # Every echoed byte is verified by the client (echo_mismatches). Passes when the client saw zero
 # errors, both sides closed every connection, they agree on connections and bytes, and the IPv6
 # share is what the variant says (connections_opened_ipv6 / connections_accepted_ipv6).
@@ -53,6 +56,11 @@ case "$variant" in
   mixed) client+=('client.target="10.0.0.1:7"' 'client.targets=["[fd00:6::1]:7 weight=1"]') ;;
   vlan) client+=('client.target="10.0.0.1:7"' 'client.targets=["[fd00:6::1]:7 weight=1"]')
         common+=(port.vlan=100) ;;
+  vlan_other) [[ "$link" == virtio ]] || { echo "vlan_other needs the virtio link"; exit 2; }
+        seconds=1
+        client=('client.protocol="echo"' 'client.target="10.0.0.1:7"' client.concurrency=4)
+        server+=(port.vlan=100)
+        client+=(port.vlan=101) ;;
   *) echo "unknown variant $variant"; exit 2 ;;
 esac
 
@@ -111,7 +119,22 @@ else
   kill -TERM "$server_pid"
   wait "$server_pid" || fail "the server exited with an error"
   kill -TERM "$client_pid"
-  wait "$client_pid" || fail "the client exited with an error"
+  # With no peer on its VLAN the client's connections fail, and it may say so in its exit status.
+  wait "$client_pid" || [[ "$variant" == vlan_other ]] || fail "the client exited with an error"
+fi
+
+if [[ "$variant" == vlan_other ]]; then
+  grep -q "VLAN 100: insert hardware, strip hardware" "$work/server.log" || fail "server: no VLAN strip"
+  python3 - "$work/server.json" <<'PY' || fail "frames of VLAN 101 reached the server's engine"
+import json, sys
+sc = json.load(open(sys.argv[1]))["counters"]
+print(f"server: port.rx_vlan_other {sc['port.rx_vlan_other']}, frames_in {sc['endpoint.frames_in']}, "
+      f"accepted {sc['endpoint.connections_accepted']}")
+ok = sc["port.rx_vlan_other"] > 0 and sc["endpoint.frames_in"] == 0 and sc["endpoint.connections_accepted"] == 0
+sys.exit(0 if ok else 1)
+PY
+  echo "PASS"
+  exit 0
 fi
 
 if [[ "$link" == virtio && "$variant" == vlan ]]; then
