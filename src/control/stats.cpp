@@ -9,7 +9,8 @@ namespace linetcp::control {
 // The field lists name every counter once: summing, reporting and telemetry all use them.
 #define LINETCP_PORT_FIELDS(X) \
   X(rx_packets) X(tx_packets) X(rx_bytes) X(tx_bytes) X(tx_queue_full) X(mbuf_exhausted) X(rx_oversized) \
-  X(rx_vlan_other) X(tx_prepare_failed) X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) X(rx_no_mbuf) X(rx_errors) X(tx_errors)
+  X(rx_vlan_other) X(tx_prepare_failed) X(handoff_out) X(handoff_in) X(handoff_full) X(rx_missed) \
+  X(rx_no_mbuf) X(rx_errors) X(tx_errors)
 #define LINETCP_ENDPOINT_FIELDS(X)                                                               \
   X(frames_in) X(frames_out) X(eth_too_short) X(eth_not_for_us) X(eth_unknown_type) X(arp_in)    \
   X(eth_vlan_other)                                                                              \

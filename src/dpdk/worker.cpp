@@ -94,8 +94,9 @@ void TxBatch::commit_frame(std::size_t len, const engine::TxMeta& meta) {
     m->l2_len = meta.l2_len;
     m->l3_len = meta.l3_len;
   }
-  // Prepared once, here, before capture and impairment: a retried frame must not be prepared twice
-  // (a second software insert would tag it twice), and a duplicate (two references) cannot be.
+  // Prepared here, before capture and impairment: the capture shows the frame as prepared, and an
+  // impairment duplicate (one mbuf, two references) could not take the tag (rte_vlan_insert
+  // refuses shared mbufs). A frame the TX ring refused is retried as it is, not prepared again.
   if (LINETCP_UNLIKELY(prepare) && rte_eth_tx_prepare(port_, queue_, &m, 1) != 1) {
     ++counters_.tx_prepare_failed;
     rte_pktmbuf_free(m);
