@@ -413,6 +413,9 @@ class Endpoint final : private tcp::ConnSink {
   NeighborCache neighbors_;
   Neighbor6Cache neighbors6_;
   std::vector<Local6> local6_;  // IPv6 tuples' local_ip indexes it; the link-local address first
+  // local6_'s indexes in address order: every received IPv6 packet looks up its destination and
+  // source, and address ranges make hundreds of local addresses (a binary search, not a scan).
+  std::vector<uint32_t> local6_sorted_;
   uint32_t next_source6_ = 0;
   Ipv6PeerTable peers_;
   wire::Ipv6Addr input_src6_;  // source of the IPv6 packet being processed (kPendingPeer)
