@@ -87,6 +87,11 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
     for (uint32_t i = 0; i < local6_.size(); ++i) local6_sorted_.push_back(i);
     std::stable_sort(local6_sorted_.begin(), local6_sorted_.end(),
                      [&](uint32_t a, uint32_t b) { return local6_[a].addr < local6_[b].addr; });
+    for (const Local6& l : local6_) {
+      bool known = false;
+      for (const wire::Ipv6Prefix& p : onlink6_) known = known || (p.length == l.prefix.length && p.contains(l.addr));
+      if (!known) onlink6_.push_back(l.prefix);
+    }
   }
   if (!config.gateway_mac.is_zero() && !config.gateway.is_unspecified())
     neighbors_.set_static(config.gateway, config.gateway_mac);
@@ -1061,8 +1066,8 @@ wire::Ipv4Addr Endpoint::next_hop(wire::Ipv4Addr dst) const {
 
 wire::Ipv6Addr Endpoint::next_hop6(const wire::Ipv6Addr& dst) const {
   if (dst.is_link_local()) return dst;
-  for (const Local6& l : local6_)
-    if (l.prefix.contains(dst)) return dst;
+  for (const wire::Ipv6Prefix& p : onlink6_)
+    if (p.contains(dst)) return dst;
   for (const Route6& r : config_.routes6)
     if (r.to.contains(dst)) return r.via;
   if (config_.gateway6.is_unspecified()) return dst;

@@ -454,6 +454,9 @@ TEST(NextHop, RoutesLongestPrefixFirstThenTheGatewayThenOnLink) {
               {*wire::Ipv4Prefix::parse("192.168.7.0/24"), wire::Ipv4Addr{0x0a0000fb}}};
   c.gateway6 = A("fe80::1");
   c.routes6 = {{*wire::Ipv6Prefix::parse("2001:db8:99::/48"), A("2001:db8::fe")}};
+  // More subnets, one from a range of addresses (one on-link prefix for all of them).
+  for (const auto& p : range6("2001:db8:5::10", 16)) c.addresses6.push_back(p);
+  c.addresses6.push_back(*wire::Ipv6Prefix::parse("2001:db8:6::1/56"));
   const Instant now = Instant::from_ns(1'000'000'000);
   Endpoint ep(c, now);
   App6 app;
@@ -479,6 +482,8 @@ TEST(NextHop, RoutesLongestPrefixFirstThenTheGatewayThenOnLink) {
     return target;
   };
   EXPECT_EQ(ns_target(A("2001:db8::9")), A("2001:db8::9"));
+  EXPECT_EQ(ns_target(A("2001:db8:5::99")), A("2001:db8:5::99"));
+  EXPECT_EQ(ns_target(A("2001:db8:6:ff::1")), A("2001:db8:6:ff::1"));
   EXPECT_EQ(ns_target(A("2001:db8:99:1::1")), A("2001:db8::fe"));
   EXPECT_EQ(ns_target(A("2001:4860::8888")), A("fe80::1"));
   EXPECT_EQ(ns_target(A("fe80::77")), A("fe80::77"));  // link-local: always on link
