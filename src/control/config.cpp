@@ -279,6 +279,36 @@ std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view s) {
   return mac;
 }
 
+// Local IPv6 addresses (network.ipv6, ranges expanded) at most: each gets its own source-port
+// table in every worker (6 bytes a port, 300 kB for 50,000 ports), as client.source_addresses.
+constexpr std::size_t kMaxIpv6Addresses = 256;
+
+// How many addresses first..last holds (first <= last), or nullopt when more than `limit`.
+std::optional<uint64_t> ipv6_range_size(const wire::Ipv6Addr& first, const wire::Ipv6Addr& last, uint64_t limit) {
+  auto be64 = [](const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return v;
+  };
+  const uint64_t hf = be64(first.bytes.data()), lf = be64(first.bytes.data() + 8);
+  const uint64_t hl = be64(last.bytes.data()), ll = be64(last.bytes.data() + 8);
+  // The difference fits 64 bits only with equal high halves, or adjacent ones and a wrap below.
+  if (hl - hf > 1 || (hl != hf && ll >= lf)) return std::nullopt;
+  const uint64_t d = ll - lf;
+  if (d >= limit) return std::nullopt;
+  return d + 1;
+}
+
+wire::Ipv6Addr ipv6_next(wire::Ipv6Addr a) {
+  for (int i = 15; i >= 0 && ++a.bytes[static_cast<std::size_t>(i)] == 0; --i) {
+  }
+  return a;
+}
+
+bool is_unicast_ipv6(const wire::Ipv6Addr& a) {
+  return !a.is_multicast() && !a.is_unspecified() && !a.is_loopback() && !a.is_v4_mapped();
+}
+
 std::string ipv4_to_string(uint32_t a) {
   return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
          std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
@@ -674,17 +704,48 @@ void read_network6(const Section& s, NetworkConfig& c) {
       if (q.first == p->first) s.fail(key, "appears twice: " + quote(c.addresses[i]));
     c.address_prefixes.emplace_back(p->first, p->second);
   }
+  // "2001:db8::2/64", or a range "2001:db8::10-2001:db8::4f/64": every address from the first to
+  // the last, both inside the first's prefix, each a local address with that prefix.
   c.ipv6 = s.strings("ipv6");
   for (std::size_t i = 0; i < c.ipv6.size(); ++i) {
-    const auto p = wire::Ipv6Prefix::parse(c.ipv6[i]);
+    const std::string& text = c.ipv6[i];
+    const std::string_view tv = text;
     const std::string key = "ipv6[" + std::to_string(i) + "]";
-    if (!p) s.fail(key, "not an IPv6 address with prefix (like 2001:db8::2/64): " + quote(c.ipv6[i]));
-    if (p->addr.is_multicast() || p->addr.is_unspecified() || p->addr.is_loopback() || p->addr.is_v4_mapped())
-      s.fail(key, "not a unicast host address: " + quote(c.ipv6[i]));
-    if (p->length == 0) s.fail(key, "the prefix length must be 1 to 128: " + quote(c.ipv6[i]));
-    for (const auto& q : c.ipv6_prefixes)
-      if (q.addr == p->addr) s.fail(key, "appears twice: " + quote(c.ipv6[i]));
-    c.ipv6_prefixes.push_back(*p);
+    std::optional<wire::Ipv6Prefix> p;
+    std::optional<wire::Ipv6Addr> last;
+    const auto dash = tv.find('-'), slash = tv.rfind('/');
+    if (dash == std::string_view::npos) {
+      p = wire::Ipv6Prefix::parse(tv);
+    } else if (slash != std::string_view::npos && slash > dash) {
+      const std::string_view a = tv.substr(0, dash), b = tv.substr(dash + 1, slash - dash - 1);
+      if (parse_ipv4(a) || parse_ipv4(b)) s.fail(key, "both ends of a range must be IPv6 addresses: " + quote(text));
+      last = wire::Ipv6Addr::parse(b);
+      if (last) p = wire::Ipv6Prefix::parse(std::string(a) + std::string(tv.substr(slash)));
+    }
+    if (!p) {
+      s.fail(key, "not an IPv6 address with prefix (like 2001:db8::2/64) or range (like "
+                  "2001:db8::10-2001:db8::4f/64): " + quote(text));
+    }
+    if (!is_unicast_ipv6(p->addr) || (last && !is_unicast_ipv6(*last)))
+      s.fail(key, "not a unicast host address: " + quote(text));
+    if (p->length == 0) s.fail(key, "the prefix length must be 1 to 128: " + quote(text));
+    if (last && *last < p->addr) s.fail(key, "a range must not end below its start: " + quote(text));
+    if (last && !p->contains(*last))
+      s.fail(key, "the range ends outside its /" + std::to_string(p->length) + " prefix: " + quote(text));
+    const uint64_t room = kMaxIpv6Addresses - c.ipv6_prefixes.size();
+    const auto n = last ? ipv6_range_size(p->addr, *last, room) : room > 0 ? std::optional<uint64_t>(1) : std::nullopt;
+    if (!n) s.fail(key, "more than " + std::to_string(kMaxIpv6Addresses) + " addresses in all: " + quote(text));
+    wire::Ipv6Prefix a = *p;
+    // Both ends unicast is enough: the special blocks (::, ::1, ::ffff:0:0/96, ff00::/8) lie at
+    // the ends of the space or span far more than kMaxIpv6Addresses, so no short range holds one.
+    for (uint64_t k = 0; k < *n; ++k, a.addr = ipv6_next(a.addr)) {
+      for (const auto& q : c.ipv6_prefixes) {
+        if (q.addr != a.addr) continue;
+        if (!last) s.fail(key, "appears twice: " + quote(text));
+        s.fail(key, "the range holds " + a.addr.to_string() + ", listed before: " + quote(text));
+      }
+      c.ipv6_prefixes.push_back(a);
+    }
   }
   auto on_link6 = [&](const wire::Ipv6Addr& a) {
     if (a.is_link_local()) return true;
@@ -924,16 +985,23 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
       weight = static_cast<uint32_t>(*v);
       text.resize(w);
     }
-    // Ranges: "10.0.0.10-10.0.0.19:80" (IPv4 addresses), "...:8080-8083" (ports, either family):
-    // one target per address and port, each with the weight.
+    // Ranges: "10.0.0.10-10.0.0.19:80" and "[2001:db8::10-2001:db8::1f]:80" (addresses),
+    // "...:8080-8083" (ports, either family): one target per address and port, each with the weight.
     const bool v6 = !text.empty() && text[0] == '[';
-    const auto colon = v6 ? text.find("]:") + 1 : text.rfind(':');
+    const auto close = text.find("]:");
+    const auto colon = v6 ? (close == std::string::npos ? close : close + 1) : text.rfind(':');
     if (colon == std::string::npos || colon == 0) s.fail(key, "not ADDRESS:PORT: " + quote(c.targets[i]));
     const std::string host = text.substr(0, colon), ports = text.substr(colon + 1);
     std::string host_first = host, host_last = host, port_first = ports, port_last = ports;
-    if (const auto d = host.find('-'); !v6 && d != std::string::npos) {
-      host_first = host.substr(0, d);
-      host_last = host.substr(d + 1);
+    if (const auto d = host.find('-'); d != std::string::npos) {
+      // Inside the brackets for IPv6: "[a-b]" is "[a]" to "[b]".
+      const std::string a = host.substr(v6 ? 1 : 0, v6 ? d - 1 : d);
+      const std::string b = host.substr(d + 1, host.size() - d - (v6 ? 2 : 1));
+      const bool mixed = v6 ? parse_ipv4(a) || parse_ipv4(b)
+                            : a.find_first_of("[]:") != std::string::npos || b.find_first_of("[]:") != std::string::npos;
+      if (mixed) s.fail(key, "both ends of a range must be of one family: " + quote(c.targets[i]));
+      host_first = v6 ? "[" + a + "]" : a;
+      host_last = v6 ? "[" + b + "]" : b;
     }
     if (const auto d = ports.find('-'); d != std::string::npos) {
       port_first = ports.substr(0, d);
@@ -941,18 +1009,27 @@ ClientConfig read_client(const Section& s, const NetworkConfig& net) {
     }
     const ClientConfig::Target first = parse_target(key, host_first + ":" + port_first);
     const ClientConfig::Target last = parse_target(key, host_last + ":" + port_last);
-    if (last.ip < first.ip || last.port < first.port)
+    if (last.ip < first.ip || (v6 && *last.ip6 < *first.ip6) || last.port < first.port)
       s.fail(key, "a range must not end below its start: " + quote(c.targets[i]));
-    if ((uint64_t{last.ip} - first.ip + 1) * (uint64_t{last.port} - first.port + 1) + c.target_list.size() > 4096)
-      s.fail(key, "more than 4096 targets in all: " + quote(c.targets[i]));
-    for (uint64_t ip = first.ip; ip <= last.ip; ++ip) {
+    const uint64_t port_count = uint64_t{last.port} - first.port + 1;
+    const uint64_t room = 4096 - c.target_list.size();
+    const auto hosts = v6 ? ipv6_range_size(*first.ip6, *last.ip6, room) : std::optional<uint64_t>(uint64_t{last.ip} - first.ip + 1);
+    if (!hosts || *hosts * port_count > room) s.fail(key, "more than 4096 targets in all: " + quote(c.targets[i]));
+    ClientConfig::Target t = first;
+    t.weight = weight;
+    for (uint64_t k = 0; k < *hosts; ++k) {
+      if (k > 0 && v6) t.ip6 = ipv6_next(*t.ip6);
+      if (k > 0 && !v6) ++t.ip;
+      // parse_target checked the ends; inner addresses may still be ours (or special, for IPv4:
+      // an IPv6 range short enough holds no special address, see read_network6).
+      bool bad = !v6 && (is_special_ipv4(t.ip) || t.ip == net.address_ip);
+      for (const auto& p : net.ipv6_prefixes) bad = bad || (v6 && p.addr == *t.ip6);
+      if (bad) {
+        s.fail(key, "the range holds " + (v6 ? t.ip6->to_string() : ipv4_to_string(t.ip)) + ", not a target: " +
+                        quote(c.targets[i]));
+      }
       for (uint32_t port = first.port; port <= last.port; ++port) {
-        ClientConfig::Target t = first;
-        t.ip = static_cast<uint32_t>(ip);
         t.port = static_cast<uint16_t>(port);
-        t.weight = weight;
-        if (!t.ip6 && (is_special_ipv4(t.ip) || t.ip == net.address_ip))
-          s.fail(key, "the range holds " + ipv4_to_string(t.ip) + ", not a target: " + quote(c.targets[i]));
         c.target_list.push_back(t);
       }
     }

@@ -83,6 +83,15 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
     for (Local6& l : local6_)
       l.ports = std::make_unique<PortAllocator>(config.ephemeral_first, config.ephemeral_last,
                                                 static_cast<uint32_t>(ports_.size() + (&l - local6_.data()) + 1));
+    // Stable: of equal addresses the first index is found, as a scan would.
+    for (uint32_t i = 0; i < local6_.size(); ++i) local6_sorted_.push_back(i);
+    std::stable_sort(local6_sorted_.begin(), local6_sorted_.end(),
+                     [&](uint32_t a, uint32_t b) { return local6_[a].addr < local6_[b].addr; });
+    for (const Local6& l : local6_) {
+      bool known = false;
+      for (const wire::Ipv6Prefix& p : onlink6_) known = known || (p.length == l.prefix.length && p.contains(l.addr));
+      if (!known) onlink6_.push_back(l.prefix);
+    }
   }
   if (!config.gateway_mac.is_zero() && !config.gateway.is_unspecified())
     neighbors_.set_static(config.gateway, config.gateway_mac);
@@ -106,10 +115,9 @@ std::size_t Endpoint::write_l2(uint8_t* p, const wire::MacAddr& dst, uint16_t et
 }
 
 int Endpoint::local6_index(const wire::Ipv6Addr& a) const {
-  // A handful of addresses: a linear scan over 16-byte compares beats hashing.
-  for (std::size_t i = 0; i < local6_.size(); ++i)
-    if (local6_[i].addr == a) return static_cast<int>(i);
-  return -1;
+  const auto it = std::lower_bound(local6_sorted_.begin(), local6_sorted_.end(), a,
+                                   [&](uint32_t i, const wire::Ipv6Addr& x) { return local6_[i].addr < x; });
+  return it != local6_sorted_.end() && local6_[*it].addr == a ? static_cast<int>(*it) : -1;
 }
 
 Endpoint::~Endpoint() {
@@ -1058,8 +1066,8 @@ wire::Ipv4Addr Endpoint::next_hop(wire::Ipv4Addr dst) const {
 
 wire::Ipv6Addr Endpoint::next_hop6(const wire::Ipv6Addr& dst) const {
   if (dst.is_link_local()) return dst;
-  for (const Local6& l : local6_)
-    if (l.prefix.contains(dst)) return dst;
+  for (const wire::Ipv6Prefix& p : onlink6_)
+    if (p.contains(dst)) return dst;
   for (const Route6& r : config_.routes6)
     if (r.to.contains(dst)) return r.via;
   if (config_.gateway6.is_unspecified()) return dst;

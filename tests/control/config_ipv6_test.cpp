@@ -138,5 +138,125 @@ TEST(ConfigIpv6, MistakesAreNamedWithTheirReason) {
             std::string::npos);
 }
 
+// The whole one-line message of a mistake in the value that override `set` gave `key`.
+std::string message(const std::string& key, const std::string& reason, const std::string& set) {
+  return "t.toml: " + key + ": " + reason + " (from --set " + set + ")";
+}
+
+std::vector<std::string> addresses_of(const Config& c) {
+  std::vector<std::string> out;
+  for (const wire::Ipv6Prefix& p : c.network.ipv6_prefixes) out.push_back(p.to_string());
+  return out;
+}
+
+TEST(ConfigIpv6, AddressRangesExpandToOneLocalAddressEach) {
+  const Config c = parse(Role::kClient, {R"(network.ipv6=["2001:db8::2/64", "2001:db8::10-2001:db8::13/64",)"
+                                         R"( "2001:db8:1::fffe-2001:db8:1::1:1/48", "2001:db8:2::7-2001:db8:2::7/64"])"});
+  const std::vector<std::string> want = {"2001:db8::2/64",      "2001:db8::10/64",     "2001:db8::11/64",
+                                         "2001:db8::12/64",     "2001:db8::13/64",     "2001:db8:1::fffe/48",
+                                         "2001:db8:1::ffff/48", "2001:db8:1::1:0/48",  "2001:db8:1::1:1/48",
+                                         "2001:db8:2::7/64"};
+  EXPECT_EQ(addresses_of(c), want);
+  EXPECT_EQ(c.network.ipv6.size(), 4u);  // as written
+  // Every one is a local address of the endpoint (NDP, accepting, client sources in turn).
+  const engine::EndpointConfig e = endpoint_config(c, wire::MacAddr{{2, 0, 0, 0, 0, 1}}, false, 0, 1);
+  ASSERT_EQ(e.addresses6.size(), want.size());
+  EXPECT_EQ(e.addresses6[7].to_string(), "2001:db8:1::1:0/48");
+  // The round trip writes the ranges as ranges and expands them the same way again.
+  const Config again = parse_config(to_toml(c), "r.toml", {}, Role::kClient);
+  EXPECT_EQ(addresses_of(again), want);
+  EXPECT_EQ(to_json(again), to_json(c));
+  EXPECT_EQ(again.network.ipv6, c.network.ipv6);
+}
+
+TEST(ConfigIpv6, AddressRangesCarryAcrossTheHalvesAndStopAt256) {
+  const Config c = parse(Role::kServer, {R"(network.ipv6=["2001:db8:0:1:ffff:ffff:ffff:fffe-2001:db8:0:2::1/48"])"},
+                         "[port]\ndevice = \"net_ring0\"\n[network]\naddress = \"10.0.0.2/24\"\n[server.http]\n");
+  EXPECT_EQ(addresses_of(c), (std::vector<std::string>{"2001:db8:0:1:ffff:ffff:ffff:fffe/48",
+                                                        "2001:db8:0:1:ffff:ffff:ffff:ffff/48", "2001:db8:0:2::/48",
+                                                        "2001:db8:0:2::1/48"}));
+  // 256 in all is the most: one range of 255 and one single address fill it.
+  const Config full = parse(Role::kClient, {R"(network.ipv6=["2001:db8::101-2001:db8::1ff/64", "2001:db8:5::1/64"])"});
+  ASSERT_EQ(full.network.ipv6_prefixes.size(), 256u);
+  EXPECT_EQ(full.network.ipv6_prefixes[254].to_string(), "2001:db8::1ff/64");
+  const std::string over = R"(network.ipv6=["2001:db8::100-2001:db8::1ff/64", "2001:db8:5::1/64"])";
+  EXPECT_EQ(error_of({over}), message("network.ipv6[1]", "more than 256 addresses in all: \"2001:db8:5::1/64\"", over));
+}
+
+TEST(ConfigIpv6, AddressRangeMistakesAreNamedWithTheirReason) {
+  auto check = [](const std::string& value, const std::string& key, const std::string& reason) {
+    const std::string set = "network.ipv6=" + value;
+    EXPECT_EQ(error_of({set}), message(key, reason, set));
+  };
+  check(R"(["2001:db8::4f-2001:db8::10/64"])", "network.ipv6[0]",
+        R"(a range must not end below its start: "2001:db8::4f-2001:db8::10/64")");
+  check(R"(["2001:db8::10-2001:db9::1/64"])", "network.ipv6[0]",
+        R"(the range ends outside its /64 prefix: "2001:db8::10-2001:db9::1/64")");
+  check(R"(["2001:db8::1-2001:db8::ffff/64"])", "network.ipv6[0]",
+        R"(more than 256 addresses in all: "2001:db8::1-2001:db8::ffff/64")");
+  // Counts past 2^64 (the high halves adjacent with a wrap below, or further apart) are too many.
+  check(R"(["2001:db8::1-2001:db8:0:1::/32"])", "network.ipv6[0]",
+        R"(more than 256 addresses in all: "2001:db8::1-2001:db8:0:1::/32")");
+  check(R"(["2001:db8::1-2001:db8:1::/32"])", "network.ipv6[0]",
+        R"(more than 256 addresses in all: "2001:db8::1-2001:db8:1::/32")");
+  check(R"(["10.0.0.5-2001:db8::10/64"])", "network.ipv6[0]",
+        R"(both ends of a range must be IPv6 addresses: "10.0.0.5-2001:db8::10/64")");
+  check(R"(["2001:db8::1-10.0.0.5/64"])", "network.ipv6[0]",
+        R"(both ends of a range must be IPv6 addresses: "2001:db8::1-10.0.0.5/64")");
+  check(R"(["2001:db8::1-2001:db8::5"])", "network.ipv6[0]",
+        "not an IPv6 address with prefix (like 2001:db8::2/64) or range (like 2001:db8::10-2001:db8::4f/64): "
+        R"("2001:db8::1-2001:db8::5")");
+  check(R"(["2001:db8::1/64-2001:db8::5"])", "network.ipv6[0]",
+        "not an IPv6 address with prefix (like 2001:db8::2/64) or range (like 2001:db8::10-2001:db8::4f/64): "
+        R"("2001:db8::1/64-2001:db8::5")");
+  check(R"(["::fffe:ffff:fffe-::ffff:0:1/64"])", "network.ipv6[0]",
+        R"(not a unicast host address: "::fffe:ffff:fffe-::ffff:0:1/64")");
+  check(R"(["2001:db8::11/64", "2001:db8::10-2001:db8::12/64"])", "network.ipv6[1]",
+        R"(the range holds 2001:db8::11, listed before: "2001:db8::10-2001:db8::12/64")");
+  check(R"(["2001:db8::10-2001:db8::12/64", "2001:db8::12/64"])", "network.ipv6[1]",
+        R"(appears twice: "2001:db8::12/64")");
+}
+
+TEST(ConfigIpv6, TargetRangesOfIpv6AddressesExpandLikeIpv4Ones) {
+  const Config c = parse(Role::kClient, {R"(network.ipv6=["2001:db8::2/64"])",
+                                         R"(client.targets=["[2001:db8::fffe-2001:db8::1:0]:80-81 weight=2"])"});
+  ASSERT_EQ(c.client->target_list.size(), 6u);
+  const char* const want[] = {"2001:db8::fffe", "2001:db8::fffe", "2001:db8::ffff",
+                              "2001:db8::ffff", "2001:db8::1:0",  "2001:db8::1:0"};
+  for (std::size_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(c.client->target_list[i].ip6) << i;
+    EXPECT_EQ(c.client->target_list[i].ip6->to_string(), want[i]) << i;
+    EXPECT_EQ(c.client->target_list[i].port, 80 + i % 2) << i;
+    EXPECT_EQ(c.client->target_list[i].weight, 2u) << i;
+  }
+  const Config again = parse_config(to_toml(c), "r.toml", {}, Role::kClient);
+  EXPECT_EQ(to_json(again), to_json(c));
+  ASSERT_EQ(again.client->target_list.size(), 6u);
+  EXPECT_EQ(again.client->target_list[5].ip6->to_string(), "2001:db8::1:0");
+  // One target per address and port, 4096 in all at most.
+  EXPECT_EQ(parse(Role::kClient, {R"(network.ipv6=["2001:db8::2/64"])",
+                                  R"(client.targets=["[2001:db8:1::1-2001:db8:1::1000]:80"])"})
+                .client->target_list.size(),
+            4096u);
+}
+
+TEST(ConfigIpv6, TargetRangeMistakesAreNamedWithTheirReason) {
+  const std::string v6 = R"(network.ipv6=["2001:db8::5/64"])";
+  auto check = [&](const std::string& target, const std::string& reason) {
+    const std::string set = "client.targets=[\"" + target + "\"]";
+    EXPECT_EQ(error_of({v6, set}), message("client.targets[0]", reason + ": \"" + target + "\"", set));
+  };
+  check("[2001:db8::8-2001:db8::1]:80", "a range must not end below its start");
+  check("[2001:db8::1-2001:db8::8]:81-80", "a range must not end below its start");
+  check("[2001:db8:1::1-2001:db8:1::1001]:80", "more than 4096 targets in all");
+  check("[2001:db8:1::1-2001:db8:2::1]:80", "more than 4096 targets in all");
+  check("[2001:db8:1::1-2001:db8:1::801]:80-81 weight=3", "more than 4096 targets in all");
+  check("[10.0.0.1-2001:db8::8]:80", "both ends of a range must be of one family");
+  check("[2001:db8::8-10.0.0.1]:80", "both ends of a range must be of one family");
+  check("10.0.0.1-[2001:db8::8]:80", "both ends of a range must be of one family");
+  check("[2001:db8::1-2001:db8::8]:80", "the range holds 2001:db8::5, not a target");
+  check("[2001:db8::1-2001:db8::8:80", "not ADDRESS:PORT");
+}
+
 }  // namespace
 }  // namespace linetcp::control

@@ -1,7 +1,8 @@
 // IPv6 in the engine: NDP, ICMPv6 echo, TCP over IPv6 (pseudo-header checksum, MSS 1220 without
 // the option), extension headers, malformed packets under named counters, IPv4 and IPv6 mixed on
-// one endpoint pair with verified bytes, the remote-address table's references, the IPv6
-// neighbour cache, and next-hop choice (routes, gateways, static gateway MACs).
+// one endpoint pair with verified bytes, hundreds of local addresses (config ranges), the
+// remote-address table's references, the IPv6 neighbour cache, and next-hop choice (routes,
+// gateways, static gateway MACs).
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -380,6 +381,61 @@ TEST(Ipv6Pair, ClientTakesItsIpv6SourceAddressesInTurn) {
   EXPECT_EQ(pair.client().connect(A("ff02::1"), 80, client, pair.now()), engine::kInvalidConn);
 }
 
+// `count` consecutive addresses from `first`, with `length` as prefix: what a config range gives.
+std::vector<wire::Ipv6Prefix> range6(const char* first, int count, uint8_t length = 64) {
+  std::vector<wire::Ipv6Prefix> out;
+  wire::Ipv6Prefix p{A(first), length};
+  for (int i = 0; i < count; ++i) {
+    out.push_back(p);
+    for (int b = 15; b >= 0 && ++p.addr.bytes[static_cast<std::size_t>(b)] == 0; --b) {
+    }
+  }
+  return out;
+}
+
+TEST(Ipv6Pair, HundredsOfAddressesFromRangesAreSourcesTargetsAndAnsweredInAnyOrder) {
+  // Blocks listed out of address order, so that the address-ordered lookup must map back to the
+  // table's order; 256 client addresses, as many as the configuration allows.
+  PairOptions o;
+  o.client = config6(Side::kClient);  // 2001:db8::2 first
+  for (const auto& p : range6("2001:db8::200", 128)) o.client.addresses6.push_back(p);
+  for (const auto& p : range6("2001:db8::100", 127)) o.client.addresses6.push_back(p);
+  o.server = config6(Side::kServer);  // 2001:db8::1 first
+  for (const auto& p : range6("2001:db8::8000", 64)) o.server.addresses6.push_back(p);
+  for (const auto& p : range6("2001:db8::4000", 64)) o.server.addresses6.push_back(p);
+  o.client.neighbor_capacity = o.server.neighbor_capacity = 512;
+  EndpointPair pair(o);
+  StreamApp server(Side::kServer, 5, 1024, StreamPlan{100, true, true, 100});
+  StreamApp client(Side::kClient, 5, 1024, StreamPlan{100, true, true, 100});
+  ASSERT_TRUE(pair.server().listen(80, server));
+  constexpr uint64_t n = 300;  // every client address once, and some twice
+  for (uint64_t i = 0; i < n; ++i) {
+    const Ipv6Addr to = o.server.addresses6[i % o.server.addresses6.size()].addr;
+    const ConnId id = pair.client().connect(to, 80, client, pair.now());
+    ASSERT_NE(id, engine::kInvalidConn) << i;
+    // In turn, in the configured order (index 0 is the link-local address).
+    ASSERT_EQ(pair.client().local_ipv6(id), o.client.addresses6[i % 256].addr) << i;
+  }
+  // Each side answers NS for, accepts segments to and refuses as a source each of its addresses.
+  ASSERT_TRUE(pair.run_until([&] { return client.totals().closed == n; }, Duration::seconds(60)));
+  EXPECT_EQ(client.totals().complete, n);
+  EXPECT_EQ(client.totals().mismatches + server.totals().mismatches, 0u);
+  for (Endpoint* ep : {&pair.client(), &pair.server()}) {
+    EXPECT_EQ(ep->counters().ipv6_not_for_us, 0u);
+    EXPECT_EQ(ep->counters().ipv6_bad_source, 0u);
+  }
+  // An advertisement for every address but the one each side learned from the other's own
+  // solicitation (sent from its last address on the subnet).
+  EXPECT_GE(pair.client().counters().ndp_advertisements_out, 255u);
+  EXPECT_GE(pair.server().counters().ndp_advertisements_out, 128u);
+  // Ours, so not a peer (MUST-46); one above the last block is not ours (MUST-43).
+  EXPECT_EQ(pair.client().connect(A("2001:db8::17e"), 80, client, pair.now()), engine::kInvalidConn);
+  EXPECT_EQ(pair.client().connect(kServer6, 80, client, pair.now(), nullptr, 0, A("2001:db8::17f")),
+            engine::kInvalidConn);
+  EXPECT_NE(pair.client().connect(kServer6, 80, client, pair.now(), nullptr, 0, A("2001:db8::17e")),
+            engine::kInvalidConn);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Next hops
 
@@ -398,6 +454,9 @@ TEST(NextHop, RoutesLongestPrefixFirstThenTheGatewayThenOnLink) {
               {*wire::Ipv4Prefix::parse("192.168.7.0/24"), wire::Ipv4Addr{0x0a0000fb}}};
   c.gateway6 = A("fe80::1");
   c.routes6 = {{*wire::Ipv6Prefix::parse("2001:db8:99::/48"), A("2001:db8::fe")}};
+  // More subnets, one from a range of addresses (one on-link prefix for all of them).
+  for (const auto& p : range6("2001:db8:5::10", 16)) c.addresses6.push_back(p);
+  c.addresses6.push_back(*wire::Ipv6Prefix::parse("2001:db8:6::1/56"));
   const Instant now = Instant::from_ns(1'000'000'000);
   Endpoint ep(c, now);
   App6 app;
@@ -423,6 +482,8 @@ TEST(NextHop, RoutesLongestPrefixFirstThenTheGatewayThenOnLink) {
     return target;
   };
   EXPECT_EQ(ns_target(A("2001:db8::9")), A("2001:db8::9"));
+  EXPECT_EQ(ns_target(A("2001:db8:5::99")), A("2001:db8:5::99"));
+  EXPECT_EQ(ns_target(A("2001:db8:6:ff::1")), A("2001:db8:6:ff::1"));
   EXPECT_EQ(ns_target(A("2001:db8:99:1::1")), A("2001:db8::fe"));
   EXPECT_EQ(ns_target(A("2001:4860::8888")), A("fe80::1"));
   EXPECT_EQ(ns_target(A("fe80::77")), A("fe80::77"));  // link-local: always on link

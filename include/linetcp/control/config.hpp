@@ -71,8 +71,8 @@ struct NetworkConfig {
   uint32_t arp_timeout_s = 300;       // (1..86400)
   std::vector<std::string> addresses; // more IPv4 addresses "10.2.0.2/24", on other subnets too
   std::vector<std::pair<uint32_t, uint8_t>> address_prefixes;  // parsed: address, prefix length
-  std::vector<std::string> ipv6;      // "2001:db8::2/64" as written, any number, several subnets
-  std::vector<wire::Ipv6Prefix> ipv6_prefixes;  // parsed
+  std::vector<std::string> ipv6;      // "2001:db8::2/64", "2001:db8::10-2001:db8::4f/64" as written (256 in all)
+  std::vector<wire::Ipv6Prefix> ipv6_prefixes;  // parsed, ranges expanded: one per address
   std::string gateway6;               // "" = none; link-local or inside one of `ipv6`
   std::optional<wire::Ipv6Addr> gateway6_ip;
   std::string gateway_mac;            // "" = resolve network.gateway by ARP

@@ -413,6 +413,12 @@ class Endpoint final : private tcp::ConnSink {
   NeighborCache neighbors_;
   Neighbor6Cache neighbors6_;
   std::vector<Local6> local6_;  // IPv6 tuples' local_ip indexes it; the link-local address first
+  // local6_'s indexes in address order: every received IPv6 packet looks up its destination and
+  // source, and address ranges make hundreds of local addresses (a binary search, not a scan).
+  std::vector<uint32_t> local6_sorted_;
+  // The distinct prefixes of local6_ (a range of addresses shares one): next_hop6() runs for
+  // every connection with frames to send.
+  std::vector<wire::Ipv6Prefix> onlink6_;
   uint32_t next_source6_ = 0;
   Ipv6PeerTable peers_;
   wire::Ipv6Addr input_src6_;  // source of the IPv6 packet being processed (kPendingPeer)
