@@ -43,3 +43,36 @@ lt_stop() {
     kill -KILL "$p" 2>/dev/null || true
   done
 }
+
+# The set-up the pair tests share (pair_test.sh, pair_ipv6_test.sh), for LINK (ring, memif,
+# virtio): skips without what the link needs; sets `id` (unique per run: DPDK file prefixes are
+# PREFIX$id), `work` (a fresh folder named after LABEL) and `pids` (what the caller starts); on
+# any exit stops those processes and removes the work folder, and the hugepage files and DPDK
+# runtime folders of processes that did not exit cleanly. `fail MSG` prints the logs and exits 1.
+lt_pair_setup() {
+  local prefix="$1" link="$2" label="$3"
+  lt_require
+  case "$link" in
+    memif) lt_require_hugepages 192 ;;
+    virtio) lt_require dpdk-testpmd; lt_require_hugepages 320 ;;
+  esac
+  LT_PAIR_PREFIX="$prefix"
+  id="$$_$RANDOM"
+  work="$(mktemp -d "/tmp/linetcp-$label.XXXXXX")"
+  pids=()
+  trap lt_pair_cleanup EXIT
+}
+
+lt_pair_cleanup() {
+  ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
+  rm -f /dev/hugepages/"$LT_PAIR_PREFIX$id"* 2>/dev/null || true
+  rm -rf "/var/run/dpdk/$LT_PAIR_PREFIX$id"* 2>/dev/null || true
+  rm -rf "$work"
+}
+
+fail() {
+  echo "FAIL: $*"
+  local f
+  for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
+  exit 1
+}

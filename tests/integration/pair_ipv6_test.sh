@@ -24,28 +24,7 @@ seconds="${PAIR_SECONDS:-3}"
 
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-lt_require
-case "$link" in
-  memif) lt_require_hugepages 192 ;;
-  virtio) lt_require dpdk-testpmd; lt_require_hugepages 320 ;;
-esac
-
-id="$$_$RANDOM"
-work="$(mktemp -d "/tmp/linetcp-pair6.$link.$variant.XXXXXX")"
-pids=()
-cleanup() {
-  ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
-  # Hugepage files and runtime folders of processes that did not exit cleanly (virtio).
-  rm -f /dev/hugepages/lt6p"$id"* 2>/dev/null || true
-  rm -rf "/var/run/dpdk/lt6p${id}"* 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
-  exit 1
-}
+lt_pair_setup lt6p "$link" "pair6.$link.$variant"
 
 common=(tcp.msl_s=0.2 status.interval_s=0)
 server=('network.ipv6=["fd00:6::1/64"]' server.echo.port=7)

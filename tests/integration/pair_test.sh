@@ -17,28 +17,7 @@ seconds="${PAIR_SECONDS:-3}"
 
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-lt_require
-case "$link" in
-  memif) lt_require_hugepages 192 ;;
-  virtio) lt_require dpdk-testpmd; lt_require_hugepages 320 ;;
-esac
-
-id="$$_$RANDOM"
-work="$(mktemp -d "/tmp/linetcp-pair.$link.$mode.XXXXXX")"
-pids=()
-cleanup() {
-  ((${#pids[@]} == 0)) || lt_stop "${pids[@]}"
-  # Hugepage files of processes that did not exit cleanly.
-  rm -f /dev/hugepages/ltp"$id"* 2>/dev/null || true
-  rm -rf "/var/run/dpdk/ltp${id}"* 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
-  exit 1
-}
+lt_pair_setup ltp "$link" "pair.$link.$mode"
 
 case "$link" in
   memif)
