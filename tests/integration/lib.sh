@@ -76,3 +76,15 @@ fail() {
   for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
   exit 1
 }
+
+# Waits until a linetcp client running as PID has written its report FILE (it does so at exit),
+# at most TENTHS tenths of a second or until it exits. Fails the test without a report.
+lt_wait_report() {
+  local file="$1" pid="$2" tenths="$3"
+  for _ in $(seq "$tenths"); do
+    [[ -s "$file" ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -s "$file" ]] || fail "the client wrote no report"
+}

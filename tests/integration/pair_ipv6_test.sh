@@ -88,12 +88,7 @@ else
     "${cargs[@]}" --duration "$seconds" --report "$work/client.json" --linger 60 >"$work/client.log" 2>&1 &
   client_pid=$!
   pids+=("$client_pid")
-  for _ in $(seq $((seconds * 10 + 300))); do
-    [[ -s "$work/client.json" ]] && break
-    kill -0 "$client_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -s "$work/client.json" ]] || fail "the client wrote no report"
+  lt_wait_report "$work/client.json" "$client_pid" $((seconds * 10 + 300))
   sleep 1
   kill -TERM "$server_pid"
   wait "$server_pid" || fail "the server exited with an error"

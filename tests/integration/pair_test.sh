@@ -92,12 +92,7 @@ else
     "${client_opts[@]}" --report "$work/client.json" --linger 60 >"$work/client.log" 2>&1 &
   client_pid=$!
   pids+=("$client_pid")
-  for _ in $(seq $((seconds * 10 + 300))); do
-    [[ -s "$work/client.json" ]] && break
-    kill -0 "$client_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -s "$work/client.json" ]] || fail "the client wrote no report"
+  lt_wait_report "$work/client.json" "$client_pid" $((seconds * 10 + 300))
   # Let the server finish its side of the closes (LAST-ACK), then stop it, then the client.
   sleep 1
   kill -TERM "$server_pid"
