@@ -12,6 +12,7 @@
 #                                    $LT_WORK/NAME.log), moves its TAP into the namespace, waits
 #                                    for it to answer ping; config/ROLE-tap.toml underneath
 #                                    (without server.http.body when body_size is set)
+#   lt_wait_port NAME IFACE          waits until linetcp NAME has started its port on TAP IFACE
 #   lt_stop NAME                     SIGTERM, waits up to 15 s, fails unless it exits 0
 #   lt_wait NAME SECONDS             waits for a linetcp that ends by itself (--duration); fails
 #                                    unless it exits 0 in time
@@ -182,6 +183,21 @@ lt_next_iface() {
   LT_IFACES+=("$LT_IFACE")
 }
 
+# Waits until linetcp NAME has started its port on TAP interface IFACE. DPDK creates the interface
+# and brings it up in the middle of starting the port; the rest of the start (promiscuous mode, MAC)
+# still reaches the interface by name in our namespace, so the interface may move to $LT_NS only
+# once linetcp logs its workers, which it does after the port has started.
+lt_wait_port() {
+  local name="$1" iface="$2" i
+  for ((i = 0; i < 300; i++)); do
+    grep -q ' worker(s), address ' "${LT_LOG[$name]}" 2>/dev/null && break
+    lt_alive "$name" || lt_fail "linetcp ($name) exited before starting its port on $iface"
+    sleep 0.1
+  done
+  grep -q ' worker(s), address ' "${LT_LOG[$name]}" || lt_fail "linetcp ($name) did not start within 30 s"
+  ip link show dev "$iface" 2>/dev/null | grep -q 'LOWER_UP' || lt_fail "$iface is not up after the port started"
+}
+
 lt_start() {
   local name="$1" role="$2"
   shift 2
@@ -202,14 +218,7 @@ lt_start() {
     --set "network.address=$LT_OUR_IP/24" --set status.interval_s=1 --set log.level=info \
     --report "$LT_WORK/$name.json" "$@" >"${LT_LOG[$name]}" 2>&1 </dev/null &
   LT_PID[$name]=$!
-  # DPDK creates the interface, then brings it up when it starts the port.
-  local i
-  for ((i = 0; i < 300; i++)); do
-    ip link show dev "$iface" 2>/dev/null | grep -q 'LOWER_UP' && break
-    lt_alive "$name" || lt_fail "linetcp ($name) exited before bringing up $iface"
-    sleep 0.1
-  done
-  ip link show dev "$iface" 2>/dev/null | grep -q 'LOWER_UP' || lt_fail "$iface not up within 30 s"
+  lt_wait_port "$name" "$iface"
   ip link set dev "$iface" netns "$LT_NS" || lt_fail "ip link set $iface netns $LT_NS"
   lt_ns sysctl -qw "net.ipv6.conf.$iface.disable_ipv6=1" 2>/dev/null || true
   ip -n "$LT_NS" addr add "$LT_KERNEL_IP/24" dev "$iface" || lt_fail "ip addr add in $LT_NS"

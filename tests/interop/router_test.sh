@@ -64,8 +64,6 @@ for addr in "$LT_OUR_IP" "[$ours6]"; do
   grep -q "Socket errors\|Non-2xx" "$out" && { cat "$out"; lt_fail "wrk $addr: errors"; }
   echo "ok: wrk http://$addr/ through the router: $(awk '/requests in/ { print $1 }' "$out") requests"
 done
-# The kernel's view: linetcp's addresses were reached through the router's neighbour tables.
-ip -n "$LT_NS" neigh show dev "$LT_IFACE" | grep -q "$LT_OUR_IP" || lt_fail "the router never resolved $LT_OUR_IP"
 
 lt_stop server
 lt_report "$LT_WORK/server.json" '

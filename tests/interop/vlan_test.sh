@@ -26,11 +26,7 @@ grep -v '^body = ' "$LT_SRCROOT/config/server-dual-stack.toml" >"$LT_WORK/server
   --set "network.ipv6=[\"$ours6/64\"]" --set server.http.body_size=$size --set tcp.msl_s=1 \
   --set status.interval_s=1 --report "$LT_WORK/server.json" >"${LT_LOG[server]}" 2>&1 </dev/null &
 LT_PID[server]=$!
-for ((i = 0; i < 300; i++)); do
-  ip link show dev "$iface" 2>/dev/null | grep -q LOWER_UP && break
-  lt_alive server || lt_fail "linetcp exited before bringing up $iface"
-  sleep 0.1
-done
+lt_wait_port server "$iface"
 ip link set dev "$iface" netns "$LT_NS" || lt_fail "ip link set $iface netns $LT_NS"
 lt6_ns_nodad "$LT_NS"
 vlan="${iface}.v"
