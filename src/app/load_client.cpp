@@ -286,15 +286,24 @@ void LoadClient::on_closed(engine::Endpoint&, ConnId id, tcp::CloseReason reason
   if (!c.open) {
     ++counters_.connect_failed;
   } else {
+    // One error per failed connection: a reset or a timeout explains the response it cut off,
+    // so `incomplete` counts only the connections that ended otherwise with one outstanding.
+    bool counted = false;
     switch (reason) {
       case tcp::CloseReason::kReset:
-        if (!c.closing) ++counters_.connections_reset;
+        if (!c.closing) {
+          ++counters_.connections_reset;
+          counted = true;
+        }
         break;
       case tcp::CloseReason::kTimeout:
-      case tcp::CloseReason::kKeepaliveTimeout: ++counters_.connections_timed_out; break;
+      case tcp::CloseReason::kKeepaliveTimeout:
+        ++counters_.connections_timed_out;
+        counted = true;
+        break;
       default: break;
     }
-    if (c.awaiting && reason != tcp::CloseReason::kAborted) ++counters_.incomplete;
+    if (c.awaiting && !counted && reason != tcp::CloseReason::kAborted) ++counters_.incomplete;
   }
   ++counters_.connections_closed;
   c.in_use = false;

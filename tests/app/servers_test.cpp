@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "endpoint_pair.hpp"
@@ -352,6 +353,39 @@ TEST_F(LoadClientTest, NoRequestFollowsAConnectionCloseResponse) {
   EXPECT_EQ(http.counters().requests, c.requests);  // nothing more reached the server
   EXPECT_GE(c.connections_established, c.responses);
   EXPECT_LE(c.connections_established, c.responses + o.concurrency);
+}
+
+// A server that resets every connection as soon as a request arrives.
+class ResetOnRequestServer final : public engine::App {
+ public:
+  void on_data(Endpoint& ep, ConnId id, std::span<const uint8_t>) override {
+    ++resets;
+    ep.abort(id);
+  }
+  void fill_payload(Endpoint&, ConnId, uint64_t, std::span<uint8_t>) override {}
+  uint64_t resets = 0;
+};
+
+TEST_F(LoadClientTest, AResetConnectionIsOneErrorNotTwo) {
+  // The reset cuts off the outstanding response: that is the connection's one error, counted as
+  // connections_reset, not once more as incomplete.
+  ResetOnRequestServer server;
+  ASSERT_TRUE(pair_.server().listen(80, server));
+  LoadClientOptions o;
+  o.target = kServerIp;
+  o.concurrency = 4;
+  o.requests_per_connection = 1;
+  LoadClient lc(o, pair_.client().capacity());
+  attach(lc);
+  ASSERT_TRUE(pair_.run_until([&] { return lc.counters().connections_reset >= 50; }, Duration::seconds(30)));
+  stop_and_drain(lc);
+  const app::ClientCounters& c = lc.counters();
+  EXPECT_EQ(c.responses, 0u);
+  EXPECT_EQ(c.connections_reset, server.resets);
+  // Connections the stop closed before the server saw their request end without a reset.
+  EXPECT_LE(c.incomplete, o.concurrency);
+  EXPECT_EQ(c.errors(), c.connections_reset + c.incomplete);
+  EXPECT_LE(c.errors(), c.connections_established);
 }
 
 TEST_F(LoadClientTest, HttpKeepAliveReusesConnections) {

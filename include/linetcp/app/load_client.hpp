@@ -61,7 +61,7 @@ struct ClientCounters {
   uint64_t status_other = 0;  // non-2xx
   uint64_t bad_responses = 0;  // unparseable HTTP
   uint64_t echo_mismatches = 0;
-  uint64_t incomplete = 0;    // connections closed by the peer with a response outstanding
+  uint64_t incomplete = 0;    // closed with a response outstanding (not by a reset or timeout)
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
   uint64_t schedule_backlog = 0;  // constant-rate requests that found no idle connection at once
