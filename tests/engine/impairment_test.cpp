@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "endpoint_pair.hpp"
+#include "linetcp/base/byte_order.hpp"
 #include "linetcp/wire/checksum.hpp"
+#include "linetcp/wire/ipv6.hpp"
 
 namespace linetcp::engine {
 namespace {
@@ -275,7 +277,7 @@ TEST(Impairment, CorruptionFlipsOneBitThatTheTcpChecksumCatches) {
   }
 }
 
-TEST(Impairment, CorruptionLeavesNonIpv4FramesAlone) {
+TEST(Impairment, CorruptionLeavesNonIpFramesAlone) {
   const auto arp = testing::make_arp_frame(1, wire::MacAddr::broadcast(), testing::kClientMac, testing::kClientIp,
                                            wire::MacAddr{}, testing::kServerIp);
   std::vector<uint8_t> f = arp;
@@ -284,6 +286,82 @@ TEST(Impairment, CorruptionLeavesNonIpv4FramesAlone) {
   EXPECT_EQ(f, arp);
   std::vector<uint8_t> tiny(20, 0);
   EXPECT_FALSE(Impairment::corrupt_frame(tiny, rng));
+}
+
+// The same TCP segment in Ethernet + IPv6 (next header TCP), checksum correct.
+std::vector<uint8_t> tcp_over_ipv6(const std::vector<uint8_t>& ipv4_frame) {
+  const std::size_t l4 = 14 + 20;
+  std::vector<uint8_t> seg(ipv4_frame.begin() + l4, ipv4_frame.end());
+  const auto src = wire::Ipv6Addr::parse("fd00::2").value();
+  const auto dst = wire::Ipv6Addr::parse("fd00::1").value();
+  seg[16] = seg[17] = 0;
+  base::store_be16(seg.data() + 16, wire::upper_checksum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp, seg));
+  std::vector<uint8_t> f(ipv4_frame.begin(), ipv4_frame.begin() + 14);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f.resize(14 + 40);
+  wire::write_ipv6_header(f.data() + 14, src, dst, wire::kIpProtoTcp, static_cast<uint16_t>(seg.size()), 64);
+  f.insert(f.end(), seg.begin(), seg.end());
+  return f;
+}
+bool ipv6_tcp_checksum_ok(const std::vector<uint8_t>& f) {
+  const std::span<const uint8_t> seg(f.data() + 14 + 40, f.size() - 14 - 40);
+  return wire::upper_checksum_ipv6(f.data() + 14 + 8, f.data() + 14 + 24, wire::kIpProtoTcp, seg) == 0;
+}
+
+// RFC9293 MUST-2, MUST-3: over IPv6 too, every corrupted segment fails the receiver's checksum,
+// and the flip is never in the IPv6 header or TCP's data offset.
+TEST(Impairment, CorruptionOfIpv6FramesFlipsOneBitThatTheTcpChecksumCatches) {
+  testing::TcpFrameSpec spec;
+  spec.flags = wire::kTcpAck;
+  spec.payload = std::vector<uint8_t>(100, 0xa5);
+  const std::vector<uint8_t> clean = tcp_over_ipv6(testing::make_tcp_frame(spec));
+  ASSERT_TRUE(ipv6_tcp_checksum_ok(clean));
+  Xoshiro256 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> f = clean;
+    ASSERT_TRUE(Impairment::corrupt_frame(f, rng));
+    int bits = 0;
+    std::size_t where = 0;
+    for (std::size_t k = 0; k < f.size(); ++k) {
+      bits += __builtin_popcount(f[k] ^ clean[k]);
+      if (f[k] != clean[k]) where = k;
+    }
+    ASSERT_EQ(bits, 1);
+    ASSERT_GE(where, 14u + 40u);
+    ASSERT_NE(where, 14u + 40u + 12u);
+    ASSERT_FALSE(ipv6_tcp_checksum_ok(f)) << "flip at " << where;
+  }
+  // An extension header first: left alone (a flip there could be refused before the checksum).
+  std::vector<uint8_t> ext = clean;
+  ext[14 + 6] = 0;  // next header: hop-by-hop options
+  EXPECT_FALSE(Impairment::corrupt_frame(ext, rng));
+}
+
+TEST(Impairment, CorruptionLooksPastAVlanTag) {
+  testing::TcpFrameSpec spec;
+  spec.flags = wire::kTcpAck;
+  spec.payload = std::vector<uint8_t>(100, 0x3c);
+  const std::vector<uint8_t> untagged = testing::make_tcp_frame(spec);
+  std::vector<uint8_t> clean(untagged.begin(), untagged.begin() + 12);
+  const uint8_t tag[4] = {0x81, 0x00, 0x00, 100};
+  clean.insert(clean.end(), tag, tag + 4);
+  clean.insert(clean.end(), untagged.begin() + 12, untagged.end());
+  Xoshiro256 rng(12);
+  for (int i = 0; i < 500; ++i) {
+    std::vector<uint8_t> f = clean;
+    ASSERT_TRUE(Impairment::corrupt_frame(f, rng));
+    std::size_t where = 0;
+    for (std::size_t k = 0; k < f.size(); ++k)
+      if (f[k] != clean[k]) where = k;
+    ASSERT_GE(where, 18u + 20u);  // never the tag, the Ethernet or the IPv4 header
+    ASSERT_NE(where, 18u + 20u + 12u);
+    std::vector<uint8_t> inner(f.begin(), f.begin() + 12);
+    inner.insert(inner.end(), f.begin() + 16, f.end());
+    const testing::ParsedFrame parsed = testing::parse_frame(inner);
+    ASSERT_TRUE(parsed.ok);
+    ASSERT_FALSE(parsed.tcp_checksum_ok) << "flip at " << where;
+  }
 }
 
 TEST(Impairment, CorruptsAtTheGivenRate) {

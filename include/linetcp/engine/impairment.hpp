@@ -101,10 +101,11 @@ class Impairment {
   const ImpairmentCounters& counters() const { return counters_; }
   const ImpairmentProfile& profile() const { return profile_; }
 
-  // Flips one bit of the frame's IPv4 payload (past the IP header, within its total length):
-  // a TCP or ICMP checksum always catches a single flipped bit (RFC 1071), so the receiver
-  // counts it and TCP retransmits. Returns false (nothing done) for frames that are not IPv4
-  // or carry no payload.
+  // Flips one bit of the frame's IP payload (past the IPv4 header or IPv6's fixed header, within
+  // the packet's length; behind one VLAN tag too): a TCP, UDP, ICMP or ICMPv6 checksum always
+  // catches a single flipped bit (RFC 1071), so the receiver counts it and TCP retransmits.
+  // Returns false (nothing done) for frames that are not IP, carry no payload, or are IPv6 with
+  // an extension header first.
   static bool corrupt_frame(std::span<uint8_t> frame, Xoshiro256& rng);
 
  private:
