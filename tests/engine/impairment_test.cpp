@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "endpoint_pair.hpp"
@@ -251,6 +252,17 @@ TEST(Impairment, SameSeedSameDecisionsOtherSeedOthers) {
   EXPECT_NE(run(42), run(43));
 }
 
+// How many bits differ between two frames of one size, and the offset of the last differing byte.
+std::pair<int, std::size_t> flipped_bits(const std::vector<uint8_t>& before, const std::vector<uint8_t>& after) {
+  int bits = 0;
+  std::size_t where = 0;
+  for (std::size_t k = 0; k < after.size(); ++k) {
+    bits += __builtin_popcount(after[k] ^ before[k]);
+    if (after[k] != before[k]) where = k;
+  }
+  return {bits, where};
+}
+
 // RFC9293 MUST-2, MUST-3: every corrupted segment fails the receiver's checksum.
 TEST(Impairment, CorruptionFlipsOneBitThatTheTcpChecksumCatches) {
   testing::TcpFrameSpec spec;
@@ -262,12 +274,7 @@ TEST(Impairment, CorruptionFlipsOneBitThatTheTcpChecksumCatches) {
   for (int i = 0; i < 2000; ++i) {
     std::vector<uint8_t> f = clean;
     ASSERT_TRUE(Impairment::corrupt_frame(f, rng));
-    int bits = 0;
-    std::size_t where = 0;
-    for (std::size_t k = 0; k < f.size(); ++k) {
-      bits += __builtin_popcount(f[k] ^ clean[k]);
-      if (f[k] != clean[k]) where = k;
-    }
+    const auto [bits, where] = flipped_bits(clean, f);
     ASSERT_EQ(bits, 1);
     ASSERT_GE(where, 14u + 20u);                 // never the Ethernet or IPv4 header
     ASSERT_NE(where, 14u + 20u + 12u);           // never TCP's data offset
@@ -321,12 +328,7 @@ TEST(Impairment, CorruptionOfIpv6FramesFlipsOneBitThatTheTcpChecksumCatches) {
   for (int i = 0; i < 2000; ++i) {
     std::vector<uint8_t> f = clean;
     ASSERT_TRUE(Impairment::corrupt_frame(f, rng));
-    int bits = 0;
-    std::size_t where = 0;
-    for (std::size_t k = 0; k < f.size(); ++k) {
-      bits += __builtin_popcount(f[k] ^ clean[k]);
-      if (f[k] != clean[k]) where = k;
-    }
+    const auto [bits, where] = flipped_bits(clean, f);
     ASSERT_EQ(bits, 1);
     ASSERT_GE(where, 14u + 40u);
     ASSERT_NE(where, 14u + 40u + 12u);
@@ -351,9 +353,8 @@ TEST(Impairment, CorruptionLooksPastAVlanTag) {
   for (int i = 0; i < 500; ++i) {
     std::vector<uint8_t> f = clean;
     ASSERT_TRUE(Impairment::corrupt_frame(f, rng));
-    std::size_t where = 0;
-    for (std::size_t k = 0; k < f.size(); ++k)
-      if (f[k] != clean[k]) where = k;
+    const auto [bits, where] = flipped_bits(clean, f);
+    ASSERT_EQ(bits, 1);
     ASSERT_GE(where, 18u + 20u);  // never the tag, the Ethernet or the IPv4 header
     ASSERT_NE(where, 18u + 20u + 12u);
     std::vector<uint8_t> inner(f.begin(), f.begin() + 12);
