@@ -14,9 +14,12 @@ lt_init rtr 10.81.22 "$@"
 lt_require curl wrk sha256sum
 
 # The client namespace and its veth pair, removed at exit before lib.sh's own cleanup.
+# set +e first: under set -e, "(exit 1)" would end the handler before lt_cleanup ran, leaving
+# the namespace and linetcp behind whenever the test failed.
 client_ns="${LT_NS}c"
 router_cleanup() {
   local rc=$?
+  set +e
   ip netns del "$client_ns" 2>/dev/null
   (exit "$rc")
   lt_cleanup
