@@ -121,8 +121,8 @@ Totals totals_of(Role role, const WorkerStats& s) {
 uint64_t drops_of(const WorkerStats& s) {
   const auto& e = s.endpoint;
   return s.port.mbuf_exhausted + s.port.rx_oversized + s.port.rx_vlan_other + s.port.tx_prepare_failed +
-         s.port.handoff_full + s.port.rx_missed +
-         s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors + e.eth_too_short +
+         s.port.handoff_full + s.port.rx_missed + s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors +
+         e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
          e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
          e.tcp_syn_fin + e.ipv6_bad_header + e.ipv6_fragments + e.ipv6_peers_full +

@@ -3,6 +3,12 @@
 
 #include <algorithm>
 
+#include "linetcp/base/byte_order.hpp"
+#include "linetcp/wire/ethernet.hpp"
+#include "linetcp/wire/ipv4.hpp"
+#include "linetcp/wire/ipv6.hpp"
+#include "linetcp/wire/vlan.hpp"
+
 namespace linetcp::engine {
 
 using base::Duration;
@@ -16,14 +22,6 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-constexpr std::size_t kEthHeader = 14;
-constexpr std::size_t kIpv4MinHeader = 20;
-constexpr std::size_t kIpv6Header = 40;
-constexpr std::size_t kVlanTag = 4;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr uint8_t kProtoIcmpv6 = 58;
 }  // namespace
 
 Xoshiro256::Xoshiro256(uint64_t seed) {
@@ -92,32 +90,31 @@ unsigned Impairment::release(Instant now, Frame* out, unsigned max) {
 }
 
 bool Impairment::corrupt_frame(std::span<uint8_t> f, Xoshiro256& rng) {
+  using namespace wire;
   // One 802.1Q tag may sit between the MAC addresses and the EtherType.
-  std::size_t l3 = kEthHeader;
-  if (f.size() >= kEthHeader + kVlanTag && f[12] == 0x81 && f[13] == 0x00) l3 += kVlanTag;
+  std::size_t l3 = kEthHeaderLen;
+  if (f.size() >= kEthHeaderLen + kVlanTagLen && base::load_be16(f.data() + 12) == kEtherTypeVlan) l3 += kVlanTagLen;
   if (f.size() < l3) return false;
-  const uint16_t ether_type = static_cast<uint16_t>(f[l3 - 2] << 8 | f[l3 - 1]);
+  const uint16_t ether_type = base::load_be16(f.data() + l3 - 2);
   const uint8_t* ip = f.data() + l3;
   std::size_t begin = 0;  // the upper-layer message: [begin, end)
   std::size_t end = 0;
   uint8_t protocol = 0;
-  if (ether_type == 0x0800) {
-    if (f.size() < l3 + kIpv4MinHeader || (ip[0] >> 4) != 4) return false;
+  if (ether_type == kEtherTypeIpv4) {
+    if (f.size() < l3 + kIpv4MinHeaderLen || (ip[0] >> 4) != 4) return false;
     const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
-    const std::size_t total = (std::size_t{ip[2]} << 8) | ip[3];
-    if (ihl < kIpv4MinHeader) return false;
+    if (ihl < kIpv4MinHeaderLen) return false;
     begin = l3 + ihl;
-    end = std::min(f.size(), l3 + total);
+    end = std::min(f.size(), l3 + base::load_be16(ip + 2));
     protocol = ip[9];
-  } else if (ether_type == 0x86dd) {
-    if (f.size() < l3 + kIpv6Header || (ip[0] >> 4) != 6) return false;
+  } else if (ether_type == kEtherTypeIpv6) {
+    if (f.size() < l3 + kIpv6HeaderLen || (ip[0] >> 4) != 6) return false;
     protocol = ip[6];
     // Only messages right after the fixed header whose checksum covers them all: a flip in an
     // extension header could be refused as a bad header before any checksum is looked at.
-    if (protocol != kProtoTcp && protocol != kProtoUdp && protocol != kProtoIcmpv6) return false;
-    const std::size_t payload = (std::size_t{ip[4]} << 8) | ip[5];
-    begin = l3 + kIpv6Header;
-    end = std::min(f.size(), begin + payload);
+    if (protocol != kIpProtoTcp && protocol != kIpProtoUdp && protocol != kIpProtoIcmpv6) return false;
+    begin = l3 + kIpv6HeaderLen;
+    end = std::min(f.size(), begin + base::load_be16(ip + 4));
   } else {
     return false;  // ARP and the rest have no checksum to catch it
   }
@@ -127,7 +124,7 @@ bool Impairment::corrupt_frame(std::span<uint8_t> f, Xoshiro256& rng) {
   const uint64_t r = rng.next();
   std::size_t at = begin + static_cast<std::size_t>((r >> 3) % (end - begin));
   // Nor TCP's data offset (byte 12): a bad one is refused as a bad header, not a bad checksum.
-  if (protocol == kProtoTcp && at == begin + 12) ++at;  // the flags byte: within any TCP header
+  if (protocol == kIpProtoTcp && at == begin + 12) ++at;  // the flags byte: within any TCP header
   f[at] = static_cast<uint8_t>(f[at] ^ (1u << (r & 7)));
   return true;
 }

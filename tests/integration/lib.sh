@@ -77,6 +77,22 @@ fail() {
   exit 1
 }
 
+# For the virtio link of a pair test (after lt_pair_setup): dpdk-testpmd as the switch, two
+# vhost-user ports ($work/vh0.sock, vh1.sock) in io forward mode, added to `pids`; returns once
+# both sockets exist. testpmd in non-interactive mode exits when its stdin closes, so it reads a
+# pipe that stays open until the test ends.
+lt_start_vhost_switch() {
+  mkfifo "$work/switch.in"
+  sleep 600 >"$work/switch.in" &
+  pids+=($!)
+  dpdk-testpmd -l 0,1 --file-prefix="$LT_PAIR_PREFIX${id}sw" --no-pci \
+    --vdev "net_vhost0,iface=$work/vh0.sock" --vdev "net_vhost1,iface=$work/vh1.sock" \
+    -- --forward-mode=io --auto-start --stats-period 0 <"$work/switch.in" >"$work/switch.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [[ -S "$work/vh1.sock" ]] && break; sleep 0.1; done
+  [[ -S "$work/vh1.sock" ]] || fail "testpmd did not create its vhost-user sockets"
+}
+
 # Waits until a linetcp client running as PID has written its report FILE (it does so at exit),
 # at most TENTHS tenths of a second or until it exits. Fails the test without a report.
 lt_wait_report() {

@@ -27,17 +27,7 @@ case "$link" in
     mem=("\"--in-memory\"")
     ;;
   virtio)
-    # The switch: testpmd in non-interactive mode exits when its stdin closes, so it reads a pipe
-    # that stays open until the test ends.
-    mkfifo "$work/switch.in"
-    sleep 600 >"$work/switch.in" &
-    pids+=($!)
-    dpdk-testpmd -l 0,1 --file-prefix="ltp${id}sw" --no-pci \
-      --vdev "net_vhost0,iface=$work/vh0.sock" --vdev "net_vhost1,iface=$work/vh1.sock" \
-      -- --forward-mode=io --auto-start --stats-period 0 <"$work/switch.in" >"$work/switch.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do [[ -S "$work/vh1.sock" ]] && break; sleep 0.1; done
-    [[ -S "$work/vh1.sock" ]] || fail "testpmd did not create its vhost-user sockets"
+    lt_start_vhost_switch
     server_vdev="virtio_user0,path=$work/vh0.sock"
     client_vdev="virtio_user0,path=$work/vh1.sock"
     device=virtio_user0
