@@ -24,8 +24,8 @@ namespace linetcp::control {
   X(ndp_table_full) X(connections_opened_ipv6) X(connections_accepted_ipv6)                      \
   X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(tcp_syn_fin) X(conn_table_full)               \
   X(syn_backlog_full) X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected)        \
-  X(time_wait_full)                                                                              \
-  X(time_wait_hits) X(time_wait_reused) X(time_wait_rst_ignored) X(ports_exhausted)              \
+  X(time_wait_full) X(time_wait_hits) X(time_wait_reused) X(time_wait_rst_ignored)              \
+  X(time_wait_rst_challenged) X(ports_exhausted)                                                 \
   X(control_queue_full) X(tx_deferred) X(arp_wait) X(connections_opened)                        \
   X(connections_accepted) X(connections_established) X(connections_closed) X(connections_failed) \
   X(connections_reset) X(connections_timed_out)

@@ -899,7 +899,18 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
   ++counters_.time_wait_hits;
   TimeWaitRecord* r = time_wait_.get(handle);
   if (!r || !r->live()) return;
-  if (seg.has(tcp::kTcpRst)) {  // RFC 1337: a RST must not cut TIME_WAIT short
+  if (seg.has(tcp::kTcpRst)) {
+    // RFC 1337: a RST must not cut TIME_WAIT short, with one exception. A SYN-ACK met this record
+    // and we answered with a challenge ACK (below): the peer holds a half-open connection on the
+    // tuple (its answer to an old duplicate of our SYN), and its RST at exactly rcv_nxt is the
+    // reply RFC 5961 §4 counts on. Ending the record lets our next answer to that peer's SYN-ACK
+    // be the RST of a closed tuple, which frees its half-open connection; ignoring it would keep
+    // the peer in SYN-RECEIVED for all of TIME_WAIT and beyond.
+    if ((r->flags & TimeWaitRecord::kChallenged) && seg.seq == SeqNum(r->rcv_nxt)) {
+      ++counters_.time_wait_rst_challenged;
+      end_time_wait(handle, t);
+      return;
+    }
     ++counters_.time_wait_rst_ignored;
     return;
   }
@@ -911,19 +922,15 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
                            : seg.seq > SeqNum(r->rcv_nxt);
     if (newer && listeners_[t.local_port] != 0) {
       ++counters_.time_wait_reused;
-      if (r->flags & kTwPortOwned) ports_of(t).release(t.local_port);
-      time_wait_.kill(handle);
-      index_.erase(t);
-      if (engine::is_ipv6(t)) {  // the record's peer reference goes; the listener takes a new one
-        release_peer(t);
-        t.remote_ip = kPendingPeer;
-      }
+      end_time_wait(handle, t);
+      if (engine::is_ipv6(t)) t.remote_ip = kPendingPeer;  // the listener takes a new peer reference
       pass_to_listener = true;
       return;
     }
   }
   if (seg.payload.empty() && !seg.has(tcp::kTcpFin) && !seg.has(tcp::kTcpSyn)) return;  // a bare ACK
   // A retransmitted FIN (our ACK was lost), stray data or an old SYN: acknowledge.
+  if (seg.has(tcp::kTcpSyn)) r->flags |= TimeWaitRecord::kChallenged;
   SegmentOut ack;
   ack.seq = SeqNum(r->snd_nxt);
   ack.ack = SeqNum(r->rcv_nxt);
@@ -935,6 +942,13 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
     ack.opts.ts_ecr = r->ts_recent;
   }
   queue_tcp_control(t, ack);
+}
+
+void Endpoint::end_time_wait(uint32_t handle, const FourTuple& t) {
+  if (time_wait_.get(handle)->flags & kTwPortOwned) ports_of(t).release(t.local_port);
+  time_wait_.kill(handle);
+  index_.erase(t);
+  release_peer(t);
 }
 
 void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTuple& t, Instant now) {

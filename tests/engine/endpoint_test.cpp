@@ -45,6 +45,7 @@ std::map<std::string, uint64_t> counted(const EndpointCounters& c) {
   LINETCP_C(tcp_no_conn_dropped) LINETCP_C(tcp_syn_fin) LINETCP_C(conn_table_full) LINETCP_C(syn_backlog_full)
   LINETCP_C(syn_cookies_sent) LINETCP_C(syn_cookies_accepted) LINETCP_C(syn_cookies_rejected)
   LINETCP_C(time_wait_full) LINETCP_C(time_wait_hits) LINETCP_C(time_wait_reused) LINETCP_C(time_wait_rst_ignored)
+  LINETCP_C(time_wait_rst_challenged)
   LINETCP_C(ports_exhausted) LINETCP_C(control_queue_full) LINETCP_C(tx_deferred) LINETCP_C(arp_wait)
   LINETCP_C(connections_opened) LINETCP_C(connections_accepted) LINETCP_C(connections_established)
   LINETCP_C(connections_closed) LINETCP_C(connections_failed) LINETCP_C(connections_reset)
@@ -915,6 +916,85 @@ TEST_F(TimeWaitTest, RstInTimeWaitIsIgnored) {
   EXPECT_EQ(pair_.client().counters().time_wait_rst_ignored, 1u);
   EXPECT_EQ(pair_.client().time_wait_count(), 1u);
   EXPECT_EQ(pair_.client().ports_available(), ports_before_ - 1);
+}
+
+TEST_F(TimeWaitTest, HalfOpenFromAnOldDuplicateSynIsResetAfterTheChallengeAck) {
+  // Seen in the fault suite: the client's retransmitted SYN, held back in the network, reaches
+  // the server after the whole connection has closed. The server opens a new SYN-RECEIVED on the
+  // tuple; its SYN-ACK meets the client's TIME_WAIT record, which answers with a challenge ACK
+  // (RFC 5961 §4), and the server answers that with a RST at exactly rcv_nxt (RFC9293 MUST-11's
+  // reset path). Ignoring that RST (RFC 1337) left the server half-open until the record expired
+  // and beyond. Now it ends the record, and the server's next SYN-ACK meets a closed tuple and
+  // gets the RST that frees it, within the server's second retransmission timeout.
+  int syn_acks = 0;
+  int client_syns = 0;
+  std::vector<uint8_t> held_syn;
+  pair_.filter = [&](Side from, std::vector<uint8_t>& f) {
+    const ParsedFrame p = parse_frame(f);
+    if (from == Side::kServer && p.flags == (kTcpSyn | kTcpAck) && ++syn_acks == 1) return false;  // lost
+    if (from == Side::kClient && p.flags == kTcpSyn && ++client_syns == 2) {
+      held_syn = f;  // the retransmitted SYN, delivered by hand below
+      return false;
+    }
+    return true;
+  };
+  close_one();
+  ASSERT_FALSE(held_syn.empty());
+  ASSERT_TRUE(run([&] { return server_.totals().closed == 1; }));
+  ASSERT_EQ(pair_.server().active_connections(), 0u);
+  pair_.filter = nullptr;
+
+  pair_.server().input(held_syn, pair_.now());
+  ASSERT_EQ(pair_.server().state_histogram()[static_cast<std::size_t>(State::kSynReceived)], 1u);
+  ASSERT_TRUE(run([&] { return pair_.server().active_connections() == 0; }, Duration::seconds(5)));
+  EXPECT_EQ(pair_.client().counters().time_wait_rst_challenged, 1u);
+  EXPECT_EQ(pair_.client().counters().time_wait_rst_ignored, 0u);
+  EXPECT_EQ(pair_.client().counters().tcp_rst_sent_no_conn, 1u);
+  EXPECT_EQ(pair_.client().time_wait_count(), 0u);
+  EXPECT_EQ(pair_.client().ports_available(), ports_before_);
+  EXPECT_EQ(server_.totals().opened, 1u);  // the half-open one never reached the application
+}
+
+TEST_F(TimeWaitTest, AfterAChallengeAckOnlyAnExactRstEndsTheRecord) {
+  // RFC 5961 §3.2 within RFC 1337's rule: after the challenge ACK, a RST off rcv_nxt is still
+  // ignored; one at rcv_nxt ends the record.
+  close_one();
+  const ParsedFrame last = parse_frame(pair_.sent_by_client.back());
+  TcpFrameSpec seg;
+  seg.src_mac = kServerMac;
+  seg.dst_mac = kClientMac;
+  seg.src_ip = kServerIp;
+  seg.dst_ip = kClientIp;
+  seg.src_port = 80;
+  seg.dst_port = port_;
+  seg.flags = kTcpSyn | kTcpAck;
+  seg.seq = last.ack + 100000;
+  seg.ack = last.seq - 1;
+  // The server must not see the challenge ACK: it would answer with the exact RST itself.
+  std::vector<std::vector<uint8_t>> answers;
+  pair_.filter = [&](Side from, std::vector<uint8_t>& f) {
+    if (from == Side::kClient) answers.push_back(f);
+    return from != Side::kClient;
+  };
+  pair_.client().input(make_tcp_frame(seg), pair_.now());
+  pair_.run_for(Duration::millis(1));
+  ASSERT_EQ(answers.size(), 1u);
+  const ParsedFrame challenge = parse_frame(answers[0]);
+  EXPECT_EQ(challenge.flags, kTcpAck);
+  EXPECT_EQ(challenge.seq, last.seq);
+  EXPECT_EQ(challenge.ack, last.ack);
+
+  seg.flags = kTcpRst;
+  seg.ack = 0;
+  seg.seq = last.ack + 1;
+  pair_.client().input(make_tcp_frame(seg), pair_.now());
+  EXPECT_EQ(pair_.client().counters().time_wait_rst_ignored, 1u);
+  EXPECT_EQ(pair_.client().time_wait_count(), 1u);
+  seg.seq = last.ack;
+  pair_.client().input(make_tcp_frame(seg), pair_.now());
+  EXPECT_EQ(pair_.client().counters().time_wait_rst_challenged, 1u);
+  EXPECT_EQ(pair_.client().time_wait_count(), 0u);
+  EXPECT_EQ(pair_.client().ports_available(), ports_before_);
 }
 
 // TIME_WAIT on the server (it closes first), where a new SYN may reuse the tuple.

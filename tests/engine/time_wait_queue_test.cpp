@@ -39,7 +39,7 @@ std::vector<uint16_t> expire_ports(TimeWaitQueue& q, Instant now) {
   return ports;
 }
 
-TEST(TimeWaitQueue, RecordIsCompact) { EXPECT_EQ(sizeof(TimeWaitRecord), 36u); }
+TEST(TimeWaitQueue, RecordIsCompact) { EXPECT_EQ(sizeof(TimeWaitRecord), 32u); }
 
 TEST(TimeWaitQueue, ExpiresInFifoOrderAtItsTime) {
   TimeWaitQueue q(8);

@@ -159,6 +159,7 @@ struct EndpointCounters {
   uint64_t time_wait_hits = 0;       // segments that met a TIME_WAIT record
   uint64_t time_wait_reused = 0;     // new SYN accepted on a TIME_WAIT tuple (RFC 6191)
   uint64_t time_wait_rst_ignored = 0;  // RFC 1337
+  uint64_t time_wait_rst_challenged = 0;  // an exact RST after our challenge ACK ended the record
   uint64_t ports_exhausted = 0;
   uint64_t control_queue_full = 0;   // ARP/ICMP/RST answers dropped: too many at once
   uint64_t tx_deferred = 0;          // the frame sink was full: output waits for the next poll (nothing lost)
@@ -369,6 +370,8 @@ class Endpoint final : private tcp::ConnSink {
   void settle(ConnId id, base::Instant now, bool requeue = true);
   void free_connection(ConnId id, bool erase_index = true);
   void to_time_wait(ConnId id, base::Instant now);
+  // Ends a live TIME_WAIT record before its time: frees its port, index entry and peer.
+  void end_time_wait(uint32_t handle, const FourTuple& t);
   void fire_timer(ConnId id, base::Instant now);
   tcp::TcpContext ctx() { return tcp::TcpContext{ooo_, tcp_counters_}; }
   wire::Ipv4Addr next_hop(wire::Ipv4Addr dst) const;

@@ -13,7 +13,7 @@
 
 namespace linetcp::engine {
 
-// 36 bytes. The expiry is stored as a 32-bit millisecond count (ceil(ns / 10^6) of the Instant,
+// 32 bytes. The expiry is stored as a 32-bit millisecond count (ceil(ns / 10^6) of the Instant,
 // modulo 2^32) and compared with serial arithmetic: it wraps every 49.7 days, which is harmless
 // because records live seconds and are compared only with each other and with a recent `now`.
 // Rounding up to the millisecond keeps expiry never early and at most 1 ms late.
@@ -21,12 +21,14 @@ struct TimeWaitRecord {
   static constexpr uint8_t kLive = 1u << 0;        // not yet expired nor killed
   static constexpr uint8_t kTimestamps = 1u << 1;  // RFC 7323 timestamps were in use
   static constexpr uint8_t kSack = 1u << 2;        // SACK was permitted (for the ACKs we send)
+  // We answered a SYN with a challenge ACK (RFC 5961 §4): a RST at exactly rcv_nxt may now end
+  // the record, since that is how a peer holding a half-open connection on the tuple replies.
+  static constexpr uint8_t kChallenged = 1u << 3;
 
   FourTuple tuple;
   uint32_t snd_nxt = 0;    // our next sequence number: the ACK we send for a retransmitted FIN
   uint32_t rcv_nxt = 0;    // the peer's next sequence number: window check, new-SYN ISN check
   uint32_t ts_recent = 0;  // peer's last TSval, for PAWS and RFC 6191 reuse of the tuple
-  uint32_t ts_offset = 0;  // our TSval offset for this connection, so our ACKs stay monotonic
   uint32_t expiry_ms = 0;  // see above; set with set_expiry() or push(record, expiry)
   uint16_t rcv_wnd = 0;    // the window field (already scaled) we advertise in TIME_WAIT ACKs
   uint8_t flags = 0;
@@ -45,7 +47,7 @@ struct TimeWaitRecord {
   }
 };
 static_assert(sizeof(TimeWaitRecord) <= 48);
-static_assert(sizeof(TimeWaitRecord) == 36);
+static_assert(sizeof(TimeWaitRecord) == 32);
 
 class TimeWaitQueue {
  public:
