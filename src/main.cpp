@@ -184,7 +184,19 @@ class Side {
     }
   }
   // Runs worker 0 on the calling (main) lcore, with this side's control work in between.
-  void run_worker0_here() { workers_[0]->run(g_stop_workers, kGrace, [&] { return controller_->tick(); }); }
+  void run_worker0_here(const std::function<bool()>& peer_busy = {}) {
+    workers_[0]->run(g_stop_workers, kGrace, [&] { return controller_->tick(); }, peer_busy);
+  }
+  // Connections the workers hold (any state but TIME_WAIT), as last published (every 50 ms).
+  uint32_t open_connections() const {
+    uint32_t open = 0;
+    control::WorkerStats s;
+    for (const auto& w : workers_) {
+      if (!w->snapshot(s)) return UINT32_MAX;  // a write in progress: ask again
+      open += s.active_connections;
+    }
+    return open;
+  }
   Controller& controller() { return *controller_; }
   // What the /linetcp/* telemetry commands read for this side.
   dpdk::TelemetrySource telemetry() {
@@ -314,7 +326,10 @@ int run_pair(const control::Config& server, const control::Config& client, const
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   server_side.launch(0, lcores);
-  client_side.run_worker0_here();
+  // The client keeps answering while the server holds connections: a FIN retransmitted after the
+  // client's ACK was lost, or a SYN-ACK to an old duplicate SYN, still gets its ACK or RST when
+  // the client's own TIME_WAIT records are gone (bounded by the closing grace).
+  client_side.run_worker0_here([&] { return server_side.open_connections() > 0; });
   // The server takes the client's last ACKs (its LAST-ACK connections close) before it stops.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   g_stop_workers.store(true);

@@ -28,7 +28,7 @@ namespace linetcp::control {
   X(time_wait_rst_challenged) X(ports_exhausted)                                                 \
   X(control_queue_full) X(tx_deferred) X(arp_wait) X(connections_opened)                        \
   X(connections_accepted) X(connections_established) X(connections_closed) X(connections_failed) \
-  X(connections_reset) X(connections_timed_out)
+  X(connections_reset) X(connections_timed_out) X(syn_received_closed)
 #define LINETCP_TCP_FIELDS(X)                                                                     \
   X(segments_in) X(segments_out) X(data_segments_in) X(retransmits) X(fast_retransmits)           \
   X(rto_expirations) X(syn_retransmits) X(dup_acks) X(out_of_order) X(ooo_no_buffer)              \

@@ -248,7 +248,8 @@ void Worker::publish(bool with_states) {
   published_.write(stats_);
 }
 
-void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::function<bool()>& hook) {
+void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::function<bool()>& hook,
+                 const std::function<bool()>& peer_busy) {
   // The endpoint's clock starts when the worker does, so its timer wheel starts at zero too.
   const TscClock clock;
   engine::Endpoint& ep = *endpoint_;
@@ -270,6 +271,8 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   // an RTT of a whole retransmission timeout, and its next losses then back off by seconds.
   const Duration closing_grace = impair_rx_ || impair_tx_ ? grace * kImpairedGraceFactor : grace;
   bool stopping = false;
+  Instant next_peer_check = now;
+  bool peer_open = false;
 
   for (;;) {
     now = clock.now();
@@ -329,7 +332,12 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
     // (bounded by the grace period): no connection is left half-closed on the other side.
     const bool settling = (impair_tx_ && impair_tx_->held() > 0) || (impair_rx_ && impair_rx_->held() > 0) ||
                           ((impair_rx_ || impair_tx_) && ep.time_wait_count() > 0);
-    if (stopping && ((work.finished() && !ep.has_output() && !settling) || now >= stop_deadline)) break;
+    const bool done = work.finished() && !ep.has_output() && !settling;
+    if (done && peer_busy && now >= next_peer_check) {
+      peer_open = peer_busy();
+      next_peer_check = now + Duration::millis(1);
+    }
+    if (stopping && ((done && !peer_open) || now >= stop_deadline)) break;
     if (n == 0) rte_pause();
   }
   // Frames the stage still holds go back to their pool (the port's leak check counts them).

@@ -375,6 +375,7 @@ void Endpoint::on_closed(tcp::CloseReason reason) {
   if (reason == tcp::CloseReason::kTimeout || reason == tcp::CloseReason::kKeepaliveTimeout)
     ++counters_.connections_timed_out;
   if (!c.opened && c.active) ++counters_.connections_failed;
+  if (!c.opened && !c.active) ++counters_.syn_received_closed;
   // MUST-12: the application hears of every connection it knew about, however it ended.
   if (c.opened || c.active) apps_[c.app].app->on_closed(*this, current_, reason);
   c.opened = false;

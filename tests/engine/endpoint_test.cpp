@@ -49,7 +49,7 @@ std::map<std::string, uint64_t> counted(const EndpointCounters& c) {
   LINETCP_C(ports_exhausted) LINETCP_C(control_queue_full) LINETCP_C(tx_deferred) LINETCP_C(arp_wait)
   LINETCP_C(connections_opened) LINETCP_C(connections_accepted) LINETCP_C(connections_established)
   LINETCP_C(connections_closed) LINETCP_C(connections_failed) LINETCP_C(connections_reset)
-  LINETCP_C(connections_timed_out)
+  LINETCP_C(connections_timed_out) LINETCP_C(syn_received_closed)
   LINETCP_C(eth_vlan_other) LINETCP_C(ipv6_bad_header) LINETCP_C(ipv6_fragments) LINETCP_C(ipv6_not_for_us)
   LINETCP_C(ipv6_unknown_protocol) LINETCP_C(ipv6_bad_source) LINETCP_C(ipv6_peers_full) LINETCP_C(icmp6_in)
   LINETCP_C(icmp6_bad) LINETCP_C(icmp6_echo_replies) LINETCP_C(icmp6_errors_in) LINETCP_C(ndp_bad)
@@ -953,6 +953,9 @@ TEST_F(TimeWaitTest, HalfOpenFromAnOldDuplicateSynIsResetAfterTheChallengeAck) {
   EXPECT_EQ(pair_.client().time_wait_count(), 0u);
   EXPECT_EQ(pair_.client().ports_available(), ports_before_);
   EXPECT_EQ(server_.totals().opened, 1u);  // the half-open one never reached the application
+  EXPECT_EQ(pair_.server().counters().syn_received_closed, 1u);
+  EXPECT_EQ(pair_.server().counters().connections_closed, 2u);
+  EXPECT_EQ(pair_.server().counters().connections_accepted, 1u);
 }
 
 TEST_F(TimeWaitTest, AfterAChallengeAckOnlyAnExactRstEndsTheRecord) {

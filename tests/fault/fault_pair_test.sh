@@ -143,8 +143,11 @@ check(not leftovers(c), f"client connections left open: {leftovers(c)}")
 check(not leftovers(s), f"server connections left open: {leftovers(s)}")
 check(cc["client.connections_closed"] == cc["client.connections_started"],
       f"client: started {cc['client.connections_started']}, closed {cc['client.connections_closed']}")
-check(sc["endpoint.connections_accepted"] == sc["endpoint.connections_closed"],
-      f"server: accepted {sc['endpoint.connections_accepted']}, closed {sc['endpoint.connections_closed']}")
+# A SYN held back in the network may reach the server after its connection has closed and open a
+# half-open one there, which the client's RST later frees: counted closed, never accepted.
+check(sc["endpoint.connections_accepted"] + sc["endpoint.syn_received_closed"] == sc["endpoint.connections_closed"],
+      f"server: accepted {sc['endpoint.connections_accepted']} + closed in SYN-RECEIVED "
+      f"{sc['endpoint.syn_received_closed']} != closed {sc['endpoint.connections_closed']}")
 
 retransmits = cc["tcp.retransmits"] + sc["tcp.retransmits"]
 if case != "vanish":

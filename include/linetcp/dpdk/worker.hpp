@@ -63,8 +63,10 @@ class Worker {
   // The loop. `stop` ends the workload (the client closes its connections); the loop returns
   // once the workload is finished or `grace` has passed. `hook`, when set, runs about every
   // millisecond (the main lcore's control work when it also runs this worker) and may return
-  // false to request the stop itself.
-  void run(const std::atomic<bool>& stop, base::Duration grace, const std::function<bool()>& hook = {});
+  // false to request the stop itself. `peer_busy`, when set, keeps the finished loop polling (within
+  // `grace`) while it returns true, so the peer's last retransmissions still get their answers.
+  void run(const std::atomic<bool>& stop, base::Duration grace, const std::function<bool()>& hook = {},
+           const std::function<bool()>& peer_busy = {});
 
   bool snapshot(control::WorkerStats& out) const { return published_.read(out); }
   uint32_t index() const { return index_; }

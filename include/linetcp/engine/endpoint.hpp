@@ -172,6 +172,7 @@ struct EndpointCounters {
   uint64_t connections_closed = 0;   // slots released
   uint64_t connections_failed = 0;   // active opens that never reached ESTABLISHED
   uint64_t connections_reset = 0;    // closed by a RST from the peer
+  uint64_t syn_received_closed = 0;  // passive opens freed before ESTABLISHED (RST, timeout, SYN)
   uint64_t connections_timed_out = 0;
 };
 
