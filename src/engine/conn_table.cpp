@@ -22,17 +22,16 @@ uint32_t bucket_count_for(uint32_t capacity) {
 
 }  // namespace
 
-ConnIndex::ConnIndex(uint32_t capacity)
-    : bucket_mask_(bucket_count_for(capacity) - 1), capacity_(capacity) {
+ConnIndex::ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx)
+    : key_of_(key_of), ctx_(ctx), bucket_mask_(bucket_count_for(capacity) - 1), capacity_(capacity) {
   const std::size_t n = std::size_t{bucket_mask_} + 1;
   // make_unique<T[]> value-initialises: tags, counts and masks start at zero (all empty).
   buckets_ = std::make_unique<Bucket[]>(n);
-  entries_ = std::make_unique<Entry[]>(n * kSlotsPerBucket);
 }
 
 std::size_t ConnIndex::memory_bytes() const {
   const std::size_t n = std::size_t{bucket_mask_} + 1;
-  return sizeof(*this) + n * sizeof(Bucket) + n * kSlotsPerBucket * sizeof(Entry);
+  return sizeof(*this) + n * sizeof(Bucket);
 }
 
 uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
@@ -58,8 +57,8 @@ uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
   for (;;) {
     const Bucket& bucket = buckets_[b];
     for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
-      const Entry& e = entries_[b * kSlotsPerBucket + static_cast<uint32_t>(std::countr_zero(m))];
-      if (LINETCP_LIKELY(e.key == key)) return e.value;
+      const uint32_t value = bucket.values[std::countr_zero(m)];
+      if (LINETCP_LIKELY(key_is(value, key))) return value;
     }
     if (LINETCP_LIKELY(bucket.overflow == 0)) return kInvalidConn;
     b = (b + 1) & bucket_mask_;
@@ -75,12 +74,12 @@ void ConnIndex::find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) cons
       hashes[i] = hash_tuple(keys[base + i]);
       base::prefetch_read(&buckets_[hashes[i] & bucket_mask_]);
     }
-    // Stage 2: match tags in the (now arriving) buckets and prefetch the first candidate entry.
+    // Stage 2: match tags in the (now arriving) buckets and prefetch the first candidate's key.
     for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t b = hashes[i] & bucket_mask_;
-      const uint32_t m = match(buckets_[b], tag_of(hashes[i]));
+      const Bucket& bucket = buckets_[hashes[i] & bucket_mask_];
+      const uint32_t m = match(bucket, tag_of(hashes[i]));
       if (m != 0) {
-        base::prefetch_read(&entries_[b * kSlotsPerBucket + static_cast<uint32_t>(std::countr_zero(m))]);
+        if (const FourTuple* k = key_of_(ctx_, bucket.values[std::countr_zero(m)])) base::prefetch_read(k);
       }
     }
     // Stage 3: the full lookup, now mostly from cache.
@@ -103,7 +102,7 @@ bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
   const uint32_t slot = static_cast<uint32_t>(std::countr_one(bucket.occupied));
   bucket.tags[slot] = tag_of(hash);
   bucket.occupied = static_cast<uint8_t>(bucket.occupied | (1u << slot));
-  entries_[b * kSlotsPerBucket + slot] = Entry{key, value};
+  bucket.values[slot] = value;
   ++size_;
   return true;
 }
@@ -117,7 +116,7 @@ bool ConnIndex::erase(const FourTuple& key) {
     Bucket& bucket = buckets_[b];
     for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
       const uint32_t slot = static_cast<uint32_t>(std::countr_zero(m));
-      if (entries_[b * kSlotsPerBucket + slot].key == key) {
+      if (key_is(bucket.values[slot], key)) {
         bucket.occupied = static_cast<uint8_t>(bucket.occupied & ~(1u << slot));
         // Undo the overflow counts that this entry's insertion added on its probe path.
         for (uint32_t p = home; p != b; p = (p + 1) & bucket_mask_) --buckets_[p].overflow;
@@ -137,9 +136,11 @@ bool ConnIndex::validate() const {
   for (uint32_t b = 0; b < n; ++b) {
     for (uint32_t m = buckets_[b].occupied; m != 0; m &= m - 1) {
       const uint32_t slot = static_cast<uint32_t>(std::countr_zero(m));
-      const Entry& e = entries_[b * kSlotsPerBucket + slot];
-      const uint32_t hash = hash_tuple(e.key);
-      if (buckets_[b].tags[slot] != tag_of(hash) || e.value == kInvalidConn) return false;
+      const uint32_t value = buckets_[b].values[slot];
+      const FourTuple* key = key_of_(ctx_, value);
+      if (key == nullptr || value == kInvalidConn) return false;
+      const uint32_t hash = hash_tuple(*key);
+      if (buckets_[b].tags[slot] != tag_of(hash)) return false;
       for (uint32_t p = hash & bucket_mask_; p != b; p = (p + 1) & bucket_mask_) ++expected[p];
       ++entries;
     }

@@ -50,7 +50,7 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
       l2_len_(config.vlan != 0 && !config.vlan_tx_offload ? wire::kEthHeaderLen + 4 : wire::kEthHeaderLen),
       ooo_(config.ooo_chunks),
       conns_(config.max_connections),
-      index_(config.max_connections + config.time_wait_capacity),
+      index_(config.max_connections + config.time_wait_capacity, &Endpoint::index_key, this),
       wheel_(now),
       time_wait_(config.time_wait_capacity),
       neighbors_(config.neighbor_capacity, config.arp_timeout),
@@ -947,9 +947,18 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
 
 void Endpoint::end_time_wait(uint32_t handle, const FourTuple& t) {
   if (time_wait_.get(handle)->flags & kTwPortOwned) ports_of(t).release(t.local_port);
+  index_.erase(t);  // before the kill: the index finds the entry through the live record
   time_wait_.kill(handle);
-  index_.erase(t);
   release_peer(t);
+}
+
+const FourTuple* Endpoint::index_key(const void* ctx, uint32_t value) {
+  const Endpoint& ep = *static_cast<const Endpoint*>(ctx);
+  if (value & kTimeWaitBit) {
+    const TimeWaitRecord* r = ep.time_wait_.get(value & ~kTimeWaitBit);
+    return r != nullptr ? &r->tuple : nullptr;
+  }
+  return &ep.conns_[value].tuple;
 }
 
 void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTuple& t, Instant now) {

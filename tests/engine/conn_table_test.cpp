@@ -114,46 +114,71 @@ FourTuple tuple(uint32_t remote_ip, uint16_t remote_port, uint16_t local_port = 
   return FourTuple{0x0A000001, remote_ip, local_port, remote_port};
 }
 
+// The owners of the index's values: the index keeps no keys and asks these (ConnIndex::KeyOf),
+// as the Endpoint asks its connections and TIME_WAIT records.
+struct Owners {
+  std::unordered_map<uint32_t, FourTuple> key_of_value;
+  static const FourTuple* key_of(const void* ctx, uint32_t value) {
+    const auto& m = static_cast<const Owners*>(ctx)->key_of_value;
+    const auto it = m.find(value);
+    return it == m.end() ? nullptr : &it->second;
+  }
+  ConnIndex index(uint32_t capacity) { return ConnIndex(capacity, &Owners::key_of, this); }
+  bool insert(ConnIndex& index, const FourTuple& key, uint32_t value) {
+    if (!index.insert(key, value)) return false;
+    key_of_value[value] = key;
+    return true;
+  }
+  bool erase(ConnIndex& index, const FourTuple& key) {
+    const uint32_t value = index.find(key);
+    if (!index.erase(key)) return false;
+    key_of_value.erase(value);
+    return true;
+  }
+};
+
 TEST(ConnIndex, SizesBucketsForThreeQuarterLoad) {
-  EXPECT_EQ(ConnIndex(1).bucket_count(), 1u);
-  EXPECT_EQ(ConnIndex(6).bucket_count(), 1u);     // 6 of 8 slots = 0.75
-  EXPECT_EQ(ConnIndex(7).bucket_count(), 2u);
-  EXPECT_EQ(ConnIndex(1000).bucket_count(), 256u);  // 1334 slots -> 167 buckets -> 256
-  EXPECT_EQ(ConnIndex(1536).bucket_count(), 256u);  // exactly 0.75 of 2048 slots
-  EXPECT_EQ(ConnIndex(1537).bucket_count(), 512u);
-  const ConnIndex big(1'000'000);
+  EXPECT_EQ(ConnIndex(1, &Owners::key_of, nullptr).bucket_count(), 1u);
+  EXPECT_EQ(ConnIndex(6, &Owners::key_of, nullptr).bucket_count(), 1u);     // 6 of 8 slots = 0.75
+  EXPECT_EQ(ConnIndex(7, &Owners::key_of, nullptr).bucket_count(), 2u);
+  EXPECT_EQ(ConnIndex(1000, &Owners::key_of, nullptr).bucket_count(), 256u);  // 1334 slots -> 167 buckets -> 256
+  EXPECT_EQ(ConnIndex(1536, &Owners::key_of, nullptr).bucket_count(), 256u);  // exactly 0.75 of 2048 slots
+  EXPECT_EQ(ConnIndex(1537, &Owners::key_of, nullptr).bucket_count(), 512u);
+  const ConnIndex big(1'000'000, &Owners::key_of, nullptr);
   EXPECT_EQ(big.bucket_count(), 262'144u);
-  EXPECT_EQ(big.memory_bytes(), sizeof(ConnIndex) + 262'144u * (32 + 8 * 16));
+  EXPECT_EQ(big.memory_bytes(), sizeof(ConnIndex) + 262'144u * 64);
 }
 
 TEST(ConnIndex, InsertFindErase) {
-  ConnIndex index(100);
+  Owners owners;
+  ConnIndex index = owners.index(100);
   const FourTuple a = tuple(0xC0A80001, 40000);
   const FourTuple b = tuple(0xC0A80001, 40001);
   EXPECT_EQ(index.find(a), kInvalidConn);
-  EXPECT_TRUE(index.insert(a, 7));
-  EXPECT_FALSE(index.insert(a, 8));  // already present: the old value stays
-  EXPECT_TRUE(index.insert(b, 0x80000003));  // e.g. a TIME_WAIT handle with the high bit set
+  EXPECT_TRUE(owners.insert(index, a, 7));
+  EXPECT_FALSE(owners.insert(index, a, 8));  // already present: the old value stays
+  EXPECT_TRUE(owners.insert(index, b, 0x80000003));  // e.g. a TIME_WAIT handle with the high bit set
   EXPECT_EQ(index.size(), 2u);
   EXPECT_EQ(index.find(a), 7u);
   EXPECT_EQ(index.find(b), 0x80000003u);
   EXPECT_EQ(index.find(tuple(0xC0A80001, 40002)), kInvalidConn);
-  EXPECT_TRUE(index.erase(a));
-  EXPECT_FALSE(index.erase(a));
+  EXPECT_TRUE(owners.erase(index, a));
+  EXPECT_FALSE(owners.erase(index, a));
   EXPECT_EQ(index.find(a), kInvalidConn);
   EXPECT_EQ(index.find(b), 0x80000003u);
   EXPECT_EQ(index.size(), 1u);
-  EXPECT_FALSE(index.insert(a, kInvalidConn));  // the "absent" value cannot be stored
+  EXPECT_FALSE(owners.insert(index, a, kInvalidConn));  // the "absent" value cannot be stored
   EXPECT_TRUE(index.validate());
 }
 
 TEST(ConnIndex, RefusesBeyondCapacityThenRecovers) {
-  ConnIndex index(10);
-  for (uint16_t p = 0; p < 10; ++p) ASSERT_TRUE(index.insert(tuple(1, p), p));
-  EXPECT_FALSE(index.insert(tuple(1, 10), 10));
+  Owners owners;
+  ConnIndex index = owners.index(10);
+  for (uint16_t p = 0; p < 10; ++p) ASSERT_TRUE(owners.insert(index, tuple(1, p), p));
+  EXPECT_FALSE(owners.insert(index, tuple(1, 10), 10));
   EXPECT_EQ(index.size(), 10u);
-  EXPECT_TRUE(index.erase(tuple(1, 3)));
-  EXPECT_TRUE(index.insert(tuple(1, 10), 10));
+  EXPECT_TRUE(owners.erase(index, tuple(1, 3)));
+  EXPECT_TRUE(owners.insert(index, tuple(1, 10), 10));
   for (uint16_t p = 0; p <= 10; ++p) EXPECT_EQ(index.find(tuple(1, p)), p == 3 ? kInvalidConn : p);
   EXPECT_TRUE(index.validate());
 }
@@ -161,7 +186,8 @@ TEST(ConnIndex, RefusesBeyondCapacityThenRecovers) {
 // Many keys with one home bucket: they overflow into the following buckets, and erasing from the
 // middle of the chain keeps every other key reachable and the counts exact.
 TEST(ConnIndex, CollisionChainAcrossBuckets) {
-  ConnIndex index(96);  // 128 slots, 16 buckets
+  Owners owners;
+  ConnIndex index = owners.index(96);  // 128 slots, 16 buckets
   ASSERT_EQ(index.bucket_count(), 16u);
   std::vector<FourTuple> same_home;
   uint32_t home = 0;
@@ -171,16 +197,16 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
     if (port == 1) home = h;
     if (h == home) same_home.push_back(t);
   }
-  for (uint32_t i = 0; i < same_home.size(); ++i) ASSERT_TRUE(index.insert(same_home[i], i));
+  for (uint32_t i = 0; i < same_home.size(); ++i) ASSERT_TRUE(owners.insert(index, same_home[i], i));
   EXPECT_TRUE(index.validate());
   for (uint32_t i = 0; i < same_home.size(); ++i) EXPECT_EQ(index.find(same_home[i]), i);
   // Erase every third, check the rest, reinsert with new values.
-  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(index.erase(same_home[i]));
+  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(owners.erase(index, same_home[i]));
   EXPECT_TRUE(index.validate());
   for (uint32_t i = 0; i < same_home.size(); ++i) {
     EXPECT_EQ(index.find(same_home[i]), i % 3 == 0 ? kInvalidConn : i);
   }
-  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(index.insert(same_home[i], 1000 + i));
+  for (uint32_t i = 0; i < same_home.size(); i += 3) EXPECT_TRUE(owners.insert(index, same_home[i], 1000 + i));
   for (uint32_t i = 0; i < same_home.size(); ++i) {
     EXPECT_EQ(index.find(same_home[i]), i % 3 == 0 ? 1000 + i : i);
   }
@@ -188,7 +214,7 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
   std::vector<uint32_t> out(same_home.size());
   index.find_bulk(same_home.data(), static_cast<uint32_t>(same_home.size()), out.data());
   for (uint32_t i = 0; i < same_home.size(); ++i) EXPECT_EQ(out[i], index.find(same_home[i]));
-  for (const FourTuple& t : same_home) EXPECT_TRUE(index.erase(t));
+  for (const FourTuple& t : same_home) EXPECT_TRUE(owners.erase(index, t));
   EXPECT_EQ(index.size(), 0u);
   EXPECT_TRUE(index.validate());  // every overflow count back to zero: no residue, no tombstones
 }
@@ -200,7 +226,8 @@ struct TupleHash {
 // Random insert / erase / find / find_bulk against std::unordered_map, with a key pool larger than
 // the capacity so the index sits at (and bounces off) its full 75 % load.
 void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys) {
-  ConnIndex index(capacity);
+  Owners owners;
+  ConnIndex index = owners.index(capacity);
   std::unordered_map<FourTuple, uint32_t, TupleHash> model;
   std::mt19937_64 rng(seed);
   const uint32_t pool_size = capacity + capacity / 4;
@@ -223,10 +250,10 @@ void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_k
     if (r < 55) {
       const uint32_t value = next_value++ & 0x7FFFFFFF;
       const bool expect = !model.contains(key) && model.size() < capacity;
-      ASSERT_EQ(index.insert(key, value), expect) << "op " << op;
+      ASSERT_EQ(owners.insert(index, key, value), expect) << "op " << op;
       if (expect) model.emplace(key, value);
     } else if (r < 70) {
-      ASSERT_EQ(index.erase(key), model.erase(key) == 1) << "op " << op;
+      ASSERT_EQ(owners.erase(index, key), model.erase(key) == 1) << "op " << op;
     } else if (r < 95) {
       const auto it = model.find(key);
       ASSERT_EQ(index.find(key), it == model.end() ? kInvalidConn : it->second) << "op " << op;
@@ -246,7 +273,7 @@ void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_k
   }
   EXPECT_GE(model.size(), capacity * 9 / 10);  // it really ran near full
   for (const auto& [key, value] : model) ASSERT_EQ(index.find(key), value);
-  for (const auto& [key, value] : model) ASSERT_TRUE(index.erase(key));
+  for (const auto& [key, value] : model) ASSERT_TRUE(owners.erase(index, key));
   EXPECT_EQ(index.size(), 0u);
   EXPECT_TRUE(index.validate());
 }

@@ -373,6 +373,8 @@ class Endpoint final : private tcp::ConnSink {
   void to_time_wait(ConnId id, base::Instant now);
   // Ends a live TIME_WAIT record before its time: frees its port, index entry and peer.
   void end_time_wait(uint32_t handle, const FourTuple& t);
+  // ConnIndex::KeyOf: the tuple held by the connection or TIME_WAIT record an index value names.
+  static const FourTuple* index_key(const void* ctx, uint32_t value);
   void fire_timer(ConnId id, base::Instant now);
   tcp::TcpContext ctx() { return tcp::TcpContext{ooo_, tcp_counters_}; }
   wire::Ipv4Addr next_hop(wire::Ipv4Addr dst) const;
