@@ -837,6 +837,17 @@ class TimeWaitTest : public PairTest {
     ASSERT_TRUE(run([&] { return pair_.client().time_wait_count() == 1; }));
     entered_ = pair_.now();
   }
+  // A segment from the server to the client's TIME_WAIT tuple, to fill in.
+  TcpFrameSpec from_server() const {
+    TcpFrameSpec s;
+    s.src_mac = kServerMac;
+    s.dst_mac = kClientMac;
+    s.src_ip = kServerIp;
+    s.dst_ip = kClientIp;
+    s.src_port = 80;
+    s.dst_port = port_;
+    return s;
+  }
   StreamApp client_, server_;
   ConnId id_ = kInvalidConn;
   uint16_t port_ = 0;
@@ -902,13 +913,7 @@ TEST_F(TimeWaitTest, RetransmittedFinIsAckedFromTheRecord) {
 TEST_F(TimeWaitTest, RstInTimeWaitIsIgnored) {
   // RFC 1337: a RST must not end TIME_WAIT early.
   close_one();
-  TcpFrameSpec rst;
-  rst.src_mac = kServerMac;
-  rst.dst_mac = kClientMac;
-  rst.src_ip = kServerIp;
-  rst.dst_ip = kClientIp;
-  rst.src_port = 80;
-  rst.dst_port = port_;
+  TcpFrameSpec rst = from_server();
   rst.flags = kTcpRst;
   rst.seq = parse_frame(pair_.sent_by_client.back()).ack;
   pair_.client().input(make_tcp_frame(rst), pair_.now());
@@ -963,13 +968,7 @@ TEST_F(TimeWaitTest, AfterAChallengeAckOnlyAnExactRstEndsTheRecord) {
   // ignored; one at rcv_nxt ends the record.
   close_one();
   const ParsedFrame last = parse_frame(pair_.sent_by_client.back());
-  TcpFrameSpec seg;
-  seg.src_mac = kServerMac;
-  seg.dst_mac = kClientMac;
-  seg.src_ip = kServerIp;
-  seg.dst_ip = kClientIp;
-  seg.src_port = 80;
-  seg.dst_port = port_;
+  TcpFrameSpec seg = from_server();
   seg.flags = kTcpSyn | kTcpAck;
   seg.seq = last.ack + 100000;
   seg.ack = last.seq - 1;
