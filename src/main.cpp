@@ -330,7 +330,7 @@ int run_pair(const control::Config& server, const control::Config& client, const
   // client's ACK was lost, or a SYN-ACK to an old duplicate SYN, still gets its ACK or RST when
   // the client's own TIME_WAIT records are gone (bounded by the closing grace).
   client_side.run_worker0_here([&] { return server_side.open_connections() > 0; });
-  // The server takes the client's last ACKs (its LAST-ACK connections close) before it stops.
+  // When the grace ran out first, the server still takes the client's last ACKs before it stops.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   g_stop_workers.store(true);
   rte_eal_mp_wait_lcore();

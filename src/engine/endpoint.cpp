@@ -473,11 +473,7 @@ void Endpoint::advance(Instant now) {
     }
     arp_retry_at_ = Instant::never();
   }
-  time_wait_.expire(now, [&](TimeWaitRecord& r) {
-    index_.erase(r.tuple);
-    if (r.flags & kTwPortOwned) ports_of(r.tuple).release(r.tuple.local_port);
-    release_peer(r.tuple);
-  });
+  time_wait_.expire(now, [&](TimeWaitRecord& r) { release_time_wait(r); });
 }
 
 Instant Endpoint::next_deadline() const {
@@ -909,7 +905,7 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
     // the peer in SYN-RECEIVED for all of TIME_WAIT and beyond.
     if ((r->flags & TimeWaitRecord::kChallenged) && seg.seq == SeqNum(r->rcv_nxt)) {
       ++counters_.time_wait_rst_challenged;
-      end_time_wait(handle, t);
+      end_time_wait(handle);
       return;
     }
     ++counters_.time_wait_rst_ignored;
@@ -923,7 +919,7 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
                            : seg.seq > SeqNum(r->rcv_nxt);
     if (newer && listeners_[t.local_port] != 0) {
       ++counters_.time_wait_reused;
-      end_time_wait(handle, t);
+      end_time_wait(handle);
       if (engine::is_ipv6(t)) t.remote_ip = kPendingPeer;  // the listener takes a new peer reference
       pass_to_listener = true;
       return;
@@ -945,11 +941,15 @@ void Endpoint::handle_time_wait(uint32_t handle, const SegmentIn& seg, FourTuple
   queue_tcp_control(t, ack);
 }
 
-void Endpoint::end_time_wait(uint32_t handle, const FourTuple& t) {
-  if (time_wait_.get(handle)->flags & kTwPortOwned) ports_of(t).release(t.local_port);
-  index_.erase(t);  // before the kill: the index finds the entry through the live record
+void Endpoint::release_time_wait(const TimeWaitRecord& r) {
+  index_.erase(r.tuple);  // while the record is live: the index finds the entry through it
+  if (r.flags & kTwPortOwned) ports_of(r.tuple).release(r.tuple.local_port);
+  release_peer(r.tuple);
+}
+
+void Endpoint::end_time_wait(uint32_t handle) {
+  release_time_wait(*time_wait_.get(handle));
   time_wait_.kill(handle);
-  release_peer(t);
 }
 
 const FourTuple* Endpoint::index_key(const void* ctx, uint32_t value) {

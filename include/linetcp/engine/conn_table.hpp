@@ -111,8 +111,8 @@ class ConnIndex {
   uint32_t find(const FourTuple& key) const { return find_hashed(key, hash_tuple(key)); }
 
   // out[i] = find(keys[i]) for a burst: hash every key and prefetch its bucket, then match tags
-  // and prefetch the first candidate's key (its owner), then compare keys, so the memory latency of the burst
-  // overlaps instead of adding up (DPDK l3fwd style). Any n; works in groups of kBulkGroup.
+  // and prefetch the first candidate's key (its owner), then compare keys, so the memory latency
+  // of the burst overlaps instead of adding up (DPDK l3fwd style). Any n; groups of kBulkGroup.
   static constexpr uint32_t kBulkGroup = 32;
   void find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) const;
 

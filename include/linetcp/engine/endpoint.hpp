@@ -371,8 +371,10 @@ class Endpoint final : private tcp::ConnSink {
   void settle(ConnId id, base::Instant now, bool requeue = true);
   void free_connection(ConnId id, bool erase_index = true);
   void to_time_wait(ConnId id, base::Instant now);
-  // Ends a live TIME_WAIT record before its time: frees its port, index entry and peer.
-  void end_time_wait(uint32_t handle, const FourTuple& t);
+  // What a live TIME_WAIT record holds goes back: its index entry, its port, its peer reference.
+  void release_time_wait(const TimeWaitRecord& r);
+  // Ends a live TIME_WAIT record before its time (expiry releases the others).
+  void end_time_wait(uint32_t handle);
   // ConnIndex::KeyOf: the tuple held by the connection or TIME_WAIT record an index value names.
   static const FourTuple* index_key(const void* ctx, uint32_t value);
   void fire_timer(ConnId id, base::Instant now);
