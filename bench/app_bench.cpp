@@ -1,10 +1,12 @@
-// Application payload generation: fill_pattern (the bulk/echo byte stream) against the
-// per-byte pattern_byte() loop it replaced (a division by 26 per byte).
+// Application costs per message: payload generation (fill_pattern against the per-byte
+// pattern_byte() loop it replaced, a division by 26 per byte) and HTTP head parsing (the
+// server's response and the load client's request, as they arrive: whole, or byte by byte).
 #include <benchmark/benchmark.h>
 
 #include <vector>
 
 #include "bench_util.hpp"
+#include "linetcp/app/http_parser.hpp"
 #include "linetcp/app/servers.hpp"
 
 namespace linetcp::app {
@@ -34,8 +36,39 @@ void BM_PatternBytePerByte(benchmark::State& state) {
   bench::set_cycles(state, static_cast<double>(state.iterations()));
 }
 
+// The heads linetcp's own server and client exchange (servers.cpp, load_client.cpp), body empty
+// so that only head parsing is measured.
+constexpr std::string_view kResponseHead =
+    "HTTP/1.1 200 OK\r\nServer: linetcp\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+    "Connection: keep-alive\r\n\r\n";
+constexpr std::string_view kRequestHead = "GET / HTTP/1.1\r\nHost: 10.0.0.1\r\nUser-Agent: linetcp\r\n\r\n";
+
+// range(0): 0 parses the head in one feed() (one segment), N > 0 feeds it in pieces of N bytes.
+void parse_head(benchmark::State& state, HttpMessageParser::Kind kind, std::string_view head) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(head.data());
+  const std::size_t piece = state.range(0) == 0 ? head.size() : static_cast<std::size_t>(state.range(0));
+  HttpMessageParser parser(kind);
+  for (auto _ : state) {
+    parser.reset();
+    for (std::size_t at = 0; at < head.size(); at += piece)
+      parser.feed(std::span<const uint8_t>(bytes + at, std::min(piece, head.size() - at)));
+    if (!parser.complete() || parser.failed()) state.SkipWithError("the head did not parse");
+    benchmark::DoNotOptimize(parser);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * head.size()));
+  bench::set_cycles(state, static_cast<double>(state.iterations()));
+}
+void BM_HttpParseResponse(benchmark::State& state) {
+  parse_head(state, HttpMessageParser::Kind::kResponse, kResponseHead);
+}
+void BM_HttpParseRequest(benchmark::State& state) {
+  parse_head(state, HttpMessageParser::Kind::kRequest, kRequestHead);
+}
+
 BENCHMARK(BM_FillPattern)->Arg(1448);
 BENCHMARK(BM_PatternBytePerByte)->Arg(1448);
+BENCHMARK(BM_HttpParseResponse)->Arg(0)->Arg(1);
+BENCHMARK(BM_HttpParseRequest)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace linetcp::app

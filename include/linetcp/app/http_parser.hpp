@@ -33,8 +33,24 @@ class HttpMessageParser {
   bool complete() const { return phase_ == Phase::kDone; }
   bool failed() const { return error_ != HttpError::kNone; }
   HttpError error() const { return error_; }
-  // Prepare for the next message on the same connection.
-  void reset() { *this = HttpMessageParser(kind_); }
+  // Prepare for the next message on the same connection. line_ and tail_ keep their bytes: they
+  // are written before they are read (up to line_len_; tail_ only once 14 bytes were seen).
+  void reset() {
+    phase_ = Phase::kStartLine;
+    error_ = HttpError::kNone;
+    keep_alive_ = true;
+    connection_seen_ = false;
+    method_no_body_ = false;
+    cr_ = false;
+    has_length_ = false;
+    minor_ = 1;
+    field_ = 0;
+    status_ = 0;
+    line_len_ = 0;
+    head_bytes_ = 0;
+    content_length_ = 0;
+    body_left_ = 0;
+  }
 
   // Valid once the head is parsed.
   bool head_done() const { return phase_ == Phase::kBody || phase_ == Phase::kDone; }
@@ -48,8 +64,13 @@ class HttpMessageParser {
 
  private:
   enum class Phase : uint8_t { kStartLine, kHeaders, kBody, kDone };
+  // The same as feeding each byte of `run` (none of them CR or LF) to start_line_char() or
+  // header_char() with cr_ clear.
+  void absorb_run(const uint8_t* run, std::size_t len);
   void start_line_char(uint8_t c);
   void header_char(uint8_t c);
+  void line_end();
+  void end_start_line();
   void end_header_line();
   void end_head();
 
