@@ -45,6 +45,12 @@ def main():
             "latency_p99_us": lat.get("p99"),
             "latency_p999_us": lat.get("p999"),
         }
+        # Loop gaps of either side: time its core was taken away (see WorkerStats::stalls).
+        for side, rep in (("client", r), ("server", load(path.replace("client-", "server-")))):
+            ws = (rep or {}).get("workers", [])
+            phases[name][f"{side}_stalls"] = sum(x.get("stalls", 0) for x in ws)
+            phases[name][f"{side}_stall_ms"] = sum(x.get("stall_ms", 0) for x in ws)
+            phases[name][f"{side}_max_gap_us"] = max((x.get("max_gap_us", 0) for x in ws), default=0)
 
     def ph(name, key):
         return phases.get(name, {}).get(key)
@@ -153,6 +159,12 @@ def main():
            f"memory (engine accounting): {fmt(res['memory']['bytes_per_conn'])} B per connection slot "
            f"(sizeof slot {res['memory']['sizeof_conn_slot']}, TcpConnection {res['memory']['sizeof_tcp_connection']}), "
            f"{fmt(res['memory']['bytes_per_time_wait'])} B per TIME_WAIT entry (record {res['memory']['sizeof_time_wait_record']})."]
+    lh = phases.get("latency_half")
+    if lh:
+        md += ["", f"latency phase: {fmt(lh['requests_per_s'])} req/s, p50 {fmt(lh['latency_p50_us'])} µs, "
+               f"p99 {fmt(lh['latency_p99_us'])} µs, p99.9 {fmt(lh['latency_p999_us'])} µs; loop stalls (>= 100 µs) "
+               f"client {lh['client_stalls']} ({lh['client_stall_ms']:.1f} ms, longest {lh['client_max_gap_us']:.0f} µs), "
+               f"server {lh['server_stalls']} ({lh['server_stall_ms']:.1f} ms, longest {lh['server_max_gap_us']:.0f} µs)."]
     if res["memory"]["hold"]:
         h = res["memory"]["hold"]
         md += ["", f"held {h['established_client']} idle connections (both sides in one process) in {h['seconds']:.1f} s, "

@@ -1,6 +1,7 @@
 // Aggregation of worker snapshots, the status line, the JSON report and the human summary.
 #include "linetcp/control/stats.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -48,6 +49,9 @@ namespace linetcp::control {
 
 void WorkerStats::add(const WorkerStats& o) {
   loops += o.loops;
+  stalls += o.stalls;
+  stall_ns += o.stall_ns;
+  max_gap_ns = std::max(max_gap_ns, o.max_gap_ns);
   active_connections += o.active_connections;
   time_wait += o.time_wait;
   ports_available += o.ports_available;
@@ -217,7 +221,9 @@ nlohmann::json worker_json(Role role, uint32_t index, const WorkerStats& s) {
   const Totals t = totals_of(role, s);
   return {{"index", index},           {"connections", t.connections},   {"requests", t.requests},
           {"responses", t.responses}, {"errors", t.errors},             {"active", s.active_connections},
-          {"handoff_out", s.port.handoff_out}, {"handoff_in", s.port.handoff_in}, {"loops", s.loops}};
+          {"handoff_out", s.port.handoff_out}, {"handoff_in", s.port.handoff_in}, {"loops", s.loops},
+          {"stalls", s.stalls},       {"stall_ms", static_cast<double>(s.stall_ns) / 1e6},
+          {"max_gap_us", static_cast<double>(s.max_gap_ns) / 1e3}};
 }
 
 nlohmann::json make_report(const Config& config, const WorkerStats& s, double elapsed, const nlohmann::json& series,
@@ -264,6 +270,9 @@ std::string summary_text(const Config& config, const WorkerStats& s, double elap
       static_cast<double>(t.bytes_sent) * 8 / secs / 1e9, static_cast<double>(t.bytes_received) * 8 / secs / 1e9);
   add("  errors       %" PRIu64 "  retransmits %" PRIu64 "  drops %" PRIu64 "\n", t.errors, s.tcp.retransmits,
       drops_of(s));
+  // A latency tail with stalls beside it is the machine's, not the stack's.
+  add("  stalls       %" PRIu64 " (loop gaps >= %" PRIu64 " us, %.1f ms in all, longest %.1f us)\n", s.stalls,
+      WorkerStats::kStallNs / 1000, static_cast<double>(s.stall_ns) / 1e6, static_cast<double>(s.max_gap_ns) / 1e3);
   const engine::ImpairmentStats& im = s.impairment;
   if (im.rx.frames + im.tx.frames > 0 && config.port.impairment.enabled()) {
     add("  impairment   rx: dropped %" PRIu64 " duplicated %" PRIu64 " reordered %" PRIu64 " delayed %" PRIu64

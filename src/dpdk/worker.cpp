@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "linetcp/base/compiler.hpp"
@@ -274,10 +275,18 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   Instant next_peer_check = now;
   bool peer_open = false;
 
+  Instant last_loop = now;
   for (;;) {
     now = clock.now();
     tx.now_ns = now.ns();
     ++stats_.loops;
+    const uint64_t gap = static_cast<uint64_t>((now - last_loop).ns());
+    last_loop = now;
+    if (LINETCP_UNLIKELY(gap >= control::WorkerStats::kStallNs)) {
+      ++stats_.stalls;
+      stats_.stall_ns += gap;
+    }
+    stats_.max_gap_ns = std::max(stats_.max_gap_ns, gap);
     work.set_time(now);
 
     uint16_t n = rte_eth_rx_burst(port_.id(), queue_, rx, rx_burst);

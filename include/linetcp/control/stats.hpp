@@ -41,6 +41,13 @@ struct PortCounters {
 
 struct WorkerStats {
   uint64_t loops = 0;
+  // Gaps of at least kStallNs between two loop iterations: the worker did not run (the OS gave
+  // its core away) or one iteration took that long. They explain a latency tail the stack did not
+  // cause. stall_ns adds up the gaps; max_gap_ns is the longest gap of any kind.
+  static constexpr uint64_t kStallNs = 100'000;
+  uint64_t stalls = 0;
+  uint64_t stall_ns = 0;
+  uint64_t max_gap_ns = 0;
   uint32_t active_connections = 0;
   uint32_t time_wait = 0;
   uint32_t ports_available = 0;
