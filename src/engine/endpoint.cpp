@@ -230,7 +230,7 @@ ConnId Endpoint::connect(const wire::Ipv6Addr& remote, uint16_t remote_port, App
   const uint32_t count = link_local || local6_.size() == 1 ? 1 : static_cast<uint32_t>(local6_.size() - 1);
   const uint32_t peer = peers_.find(remote);
   FourTuple t{static_cast<uint32_t>(li), peer == Ipv6PeerTable::kNone ? kPendingPeer : peer, local_port, remote_port};
-  if (local.is_unspecified()) t.local_ip = first + (count > 1 ? next_source6_ % count : 0);
+  if (local.is_unspecified()) t.local_ip = first + (next_source6_ < count ? next_source6_ : 0);
   // An application may connect from inside a callback of input(): keep the input's source.
   const wire::Ipv6Addr saved = input_src6_;
   input_src6_ = remote;  // kPendingPeer stands for it until the connection interns it
@@ -252,9 +252,10 @@ ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint
     if (!any_local) choices = 1;
     uint32_t& next = v6 ? next_source6_ : next_source_;
     for (uint32_t tried = 0; tried < choices && t.local_port == 0; ++tried) {
-      if (any_local) {
-        t.local_ip = first + next % choices;
-        next = (next + 1) % choices;
+      if (any_local) {  // round robin without a modulo: next stays below choices
+        if (next >= choices) next = 0;
+        t.local_ip = first + next;
+        if (++next == choices) next = 0;
       }
       t.local_port = ports_of(t).acquire_if(
         [&](uint16_t p) {

@@ -34,7 +34,10 @@ uint16_t slot_id(Placement p) {
 }  // namespace
 
 TimerWheel::TimerWheel(base::Instant start, base::Duration tick)
-    : start_ns_(start.ns()), tick_ns_(static_cast<uint64_t>(std::max<int64_t>(1, tick.ns()))) {
+    : start_ns_(start.ns()),
+      tick_ns_(static_cast<uint64_t>(std::max<int64_t>(1, tick.ns()))),
+      per_tick_(tick_ns_),
+      max_tick_((UINT64_MAX - 1 - start_ns_) / tick_ns_) {
   list_init(due_);
   for (List& s : slots_) list_init(s);
 }
@@ -42,7 +45,7 @@ TimerWheel::TimerWheel(base::Instant start, base::Duration tick)
 uint64_t TimerWheel::tick_of(base::Instant deadline) const {
   if (deadline.ns() <= start_ns_) return 0;
   const uint64_t d = deadline.ns() - start_ns_;
-  return d / tick_ns_ + (d % tick_ns_ != 0);
+  return per_tick_.divide_up(d);
 }
 
 void TimerWheel::enqueue(TimerNode& n) {
@@ -127,7 +130,7 @@ base::Instant TimerWheel::next_expiry() const {
   const uint64_t t = next_slot_tick();
   if (t == UINT64_MAX) return base::Instant::never();
   // Saturate rather than wrap for deadlines near the end of time.
-  if (t > (UINT64_MAX - 1 - start_ns_) / tick_ns_) return base::Instant::from_ns(UINT64_MAX - 1);
+  if (t > max_tick_) return base::Instant::from_ns(UINT64_MAX - 1);
   return base::Instant::from_ns(start_ns_ + t * tick_ns_);
 }
 

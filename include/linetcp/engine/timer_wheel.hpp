@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "linetcp/base/compiler.hpp"
+#include "linetcp/base/divider.hpp"
 #include "linetcp/base/intrusive_list.hpp"
 #include "linetcp/base/time.hpp"
 
@@ -117,6 +118,8 @@ class TimerWheel {
 
   uint64_t start_ns_;
   uint64_t tick_ns_;
+  base::Divider per_tick_;  // divides by tick_ns_ without a DIV (tick_of and advance run per segment)
+  uint64_t max_tick_;       // the last tick whose start fits in an Instant (next_expiry saturates past it)
   uint64_t clk_ = 0;  // last processed tick: every slot with a tick <= clk_ is empty
   std::size_t size_ = 0;
   uint64_t occupied_[kLevels] = {};
@@ -148,7 +151,7 @@ std::size_t TimerWheel::advance(base::Instant now, F&& on_expire) {
   list_splice(due_, firing);
   fire_all();
 
-  const uint64_t target = now.ns() <= start_ns_ ? 0 : (now.ns() - start_ns_) / tick_ns_;
+  const uint64_t target = now.ns() <= start_ns_ ? 0 : per_tick_.divide(now.ns() - start_ns_);
   while (clk_ < target) {
     const uint64_t next = next_slot_tick();
     if (next > target) {
