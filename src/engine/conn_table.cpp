@@ -50,7 +50,8 @@ uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
 
 uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
   const uint16_t tag = tag_of(hash);
-  uint32_t b = home_bucket(hash);
+  const uint32_t home = home_bucket(hash);
+  uint32_t b = home;
   for (;;) {
     const Bucket& bucket = buckets_[b];
     for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
@@ -59,6 +60,9 @@ uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
     }
     if (LINETCP_LIKELY(bucket.overflow == 0)) return kInvalidConn;
     b = next(b);
+    // One lap at most: every bucket can have a nonzero count at once (each passed by one live
+    // entry; easy in a table of a few buckets), and no entry sits a lap away from its home.
+    if (LINETCP_UNLIKELY(b == home)) return kInvalidConn;
   }
 }
 
@@ -123,6 +127,7 @@ bool ConnIndex::erase(const FourTuple& key) {
     }
     if (bucket.overflow == 0) return false;
     b = next(b);
+    if (b == home) return false;  // one lap at most, as in find_hashed
   }
 }
 

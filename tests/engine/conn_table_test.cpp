@@ -362,18 +362,45 @@ TEST(ConnIndex, FullNonPowerOfTwoIndexChurns) {
   EXPECT_TRUE(index.validate());
 }
 
+// Every bucket's overflow count can be nonzero at once, each bucket passed by one live entry: a
+// miss must stop after one lap instead of circling forever.
+TEST(ConnIndex, MissStopsAfterOneLapWhenEveryBucketOverflowed) {
+  Owners owners;
+  ConnIndex index = owners.index(12);  // 2 buckets
+  ASSERT_EQ(index.bucket_count(), 2u);
+  const std::vector<FourTuple> at_zero = keys_homed_at(index, 0, 9, 1);
+  const std::vector<FourTuple> at_one = keys_homed_at(index, 1, 8, 1);
+  uint32_t value = 0;
+  // The 9th key homed at 0 passes bucket 0; then bucket 0 empties and the 8th homed at 1 passes it.
+  for (const FourTuple& t : at_zero) ASSERT_TRUE(owners.insert(index, t, value++));
+  for (uint32_t i = 0; i < 8; ++i) ASSERT_TRUE(owners.erase(index, at_zero[i]));
+  for (const FourTuple& t : at_one) ASSERT_TRUE(owners.insert(index, t, value++));
+  ASSERT_EQ(index.size(), 9u);
+  ASSERT_TRUE(index.validate());
+  const std::vector<FourTuple> absent = keys_homed_at(index, 0, 1, 20'000);
+  const std::vector<FourTuple> absent_one = keys_homed_at(index, 1, 1, 20'000);
+  EXPECT_EQ(index.find(absent[0]), kInvalidConn);
+  EXPECT_EQ(index.find(absent_one[0]), kInvalidConn);
+  EXPECT_FALSE(owners.erase(index, absent[0]));
+  EXPECT_FALSE(owners.erase(index, absent_one[0]));
+  EXPECT_TRUE(owners.insert(index, absent[0], value++));
+  EXPECT_EQ(index.find(at_zero[8]), 8u);
+  for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(index.find(at_one[i]), 9 + i);
+  EXPECT_TRUE(index.validate());
+}
+
 struct TupleHash {
   std::size_t operator()(const FourTuple& t) const { return hash_tuple(t); }
 };
 
 // Random insert / erase / find / find_bulk against std::unordered_map, with a key pool larger than
-// the capacity so the index sits at (and bounces off) its full 75 % load.
-void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys) {
+// the capacity so the index sits at (and bounces off) its full 75 % load. pool_size 0: 1.25 x capacity.
+void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys, uint32_t pool_size = 0) {
   Owners owners;
   ConnIndex index = owners.index(capacity);
   std::unordered_map<FourTuple, uint32_t, TupleHash> model;
   std::mt19937_64 rng(seed);
-  const uint32_t pool_size = capacity + capacity / 4;
+  if (pool_size == 0) pool_size = capacity + capacity / 4;
   std::vector<FourTuple> pool(pool_size);
   for (uint32_t i = 0; i < pool_size; ++i) {
     if (structured_keys) {
@@ -424,6 +451,9 @@ void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_k
 TEST(ConnIndex, ModelRandomKeysHighLoad) { run_model(50'000, 3'000'000, 1, false); }
 TEST(ConnIndex, ModelStructuredKeysHighLoad) { run_model(100'000, 2'000'000, 2, true); }
 TEST(ConnIndex, ModelTinyTable) { run_model(12, 200'000, 3, false); }
+// 3 buckets, and a pool of 4 x capacity keys so that the set present varies enough to overflow the
+// last bucket (and wrap) often; with the 1.25 x pool a tiny table may never overflow it.
+TEST(ConnIndex, ModelThreeBucketTable) { run_model(17, 200'000, 4, false, 17 * 4); }
 
 }  // namespace
 }  // namespace linetcp::engine

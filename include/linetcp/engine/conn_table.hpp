@@ -92,7 +92,8 @@ class Slab {
 // Probing is linear over buckets. Deletion keeps no tombstones: each bucket counts how many
 // entries were displaced past it (their home bucket was full). insert() increments the count of
 // every full bucket it passes, erase() decrements the same path, and a lookup stops at the first
-// bucket whose count is zero. The counts are exact, so after any sequence of inserts and erases
+// bucket whose count is zero, or back at its home after one lap (with a few buckets, all the counts
+// can be nonzero at once). The counts are exact, so after any sequence of inserts and erases
 // a miss probes exactly as far as the entries present require: churn never degrades the table
 // and it never needs a rehash (unlike tombstones), and erase moves nothing (unlike backward shift,
 // which also does not fit buckets with a per-bucket occupancy mask well).
