@@ -1,7 +1,8 @@
 // Per-connection memory: prints the engine's own accounting (Endpoint::memory_per_entry) as JSON
 // and, with --hold N, opens N idle connections between two in-memory Endpoints (a client with up
 // to 256 source addresses and a server, no DPDK) and reports how many it holds, how long that
-// took and the process's peak RSS.
+// took and the process's peak RSS. --connections C and/or --time-wait T add the same accounting
+// for an Endpoint with those table sizes (the others default), e.g. sizes just past a power of two.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -73,11 +74,16 @@ nlohmann::json per_entry(const engine::Endpoint& ep) {
 
 int main(int argc, char** argv) {
   uint64_t hold = 0;
+  uint32_t connections = 0, time_wait = 0;  // 0: the default size
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--hold") == 0 && i + 1 < argc) {
       hold = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--connections") == 0 && i + 1 < argc) {
+      connections = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (std::strcmp(argv[i], "--time-wait") == 0 && i + 1 < argc) {
+      time_wait = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else {
-      std::fprintf(stderr, "usage: linetcp_memory [--hold N]\n");
+      std::fprintf(stderr, "usage: linetcp_memory [--hold N] [--connections C] [--time-wait T]\n");
       return 2;
     }
   }
@@ -87,6 +93,14 @@ int main(int argc, char** argv) {
   {
     engine::Endpoint ep(base, now);
     out["defaults"] = per_entry(ep);
+  }
+  if (connections != 0 || time_wait != 0) {
+    engine::EndpointConfig sized = base;
+    if (connections != 0) sized.max_connections = connections;
+    if (time_wait != 0) sized.time_wait_capacity = time_wait;
+    engine::Endpoint ep(sized, now);
+    out["sized"] = per_entry(ep);
+    out["sized"]["time_wait_capacity"] = sized.time_wait_capacity;
   }
   if (hold > 0) {
     const auto max = static_cast<uint32_t>(hold + 1024);

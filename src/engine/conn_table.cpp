@@ -11,27 +11,24 @@ namespace linetcp::engine {
 
 namespace {
 
-// Buckets needed so that `capacity` entries fill at most 3/4 of the slots, rounded up to a power
-// of two (the home bucket is a mask of the hash).
+// The fewest buckets (at least one) whose slots hold `capacity` entries at no more than 3/4 load:
+// ceil(capacity / 6) for 8 slots per bucket.
 uint32_t bucket_count_for(uint32_t capacity) {
-  const uint64_t slots = (uint64_t{capacity} * 4 + 2) / 3;
-  const uint64_t buckets =
-      std::max<uint64_t>(1, (slots + ConnIndex::kSlotsPerBucket - 1) / ConnIndex::kSlotsPerBucket);
-  return static_cast<uint32_t>(std::bit_ceil(buckets));
+  const uint64_t per_bucket = ConnIndex::kSlotsPerBucket * 3 / 4;
+  static_assert(ConnIndex::kSlotsPerBucket * 3 % 4 == 0);
+  return static_cast<uint32_t>(std::max<uint64_t>(1, (uint64_t{capacity} + per_bucket - 1) / per_bucket));
 }
 
 }  // namespace
 
 ConnIndex::ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx)
-    : key_of_(key_of), ctx_(ctx), bucket_mask_(bucket_count_for(capacity) - 1), capacity_(capacity) {
-  const std::size_t n = std::size_t{bucket_mask_} + 1;
+    : key_of_(key_of), ctx_(ctx), bucket_count_(bucket_count_for(capacity)), capacity_(capacity) {
   // make_unique<T[]> value-initialises: tags, counts and masks start at zero (all empty).
-  buckets_ = std::make_unique<Bucket[]>(n);
+  buckets_ = std::make_unique<Bucket[]>(bucket_count_);
 }
 
 std::size_t ConnIndex::memory_bytes() const {
-  const std::size_t n = std::size_t{bucket_mask_} + 1;
-  return sizeof(*this) + n * sizeof(Bucket);
+  return sizeof(*this) + std::size_t{bucket_count_} * sizeof(Bucket);
 }
 
 uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
@@ -53,7 +50,8 @@ uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
 
 uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
   const uint16_t tag = tag_of(hash);
-  uint32_t b = hash & bucket_mask_;
+  const uint32_t home = home_bucket(hash);
+  uint32_t b = home;
   for (;;) {
     const Bucket& bucket = buckets_[b];
     for (uint32_t m = match(bucket, tag); m != 0; m &= m - 1) {
@@ -61,7 +59,10 @@ uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
       if (LINETCP_LIKELY(key_is(value, key))) return value;
     }
     if (LINETCP_LIKELY(bucket.overflow == 0)) return kInvalidConn;
-    b = (b + 1) & bucket_mask_;
+    b = next(b);
+    // One lap at most: every bucket can have a nonzero count at once (each passed by one live
+    // entry; easy in a table of a few buckets), and no entry sits a lap away from its home.
+    if (LINETCP_UNLIKELY(b == home)) return kInvalidConn;
   }
 }
 
@@ -72,11 +73,11 @@ void ConnIndex::find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) cons
     // Stage 1: hash and prefetch the home buckets.
     for (uint32_t i = 0; i < count; ++i) {
       hashes[i] = hash_tuple(keys[base + i]);
-      base::prefetch_read(&buckets_[hashes[i] & bucket_mask_]);
+      base::prefetch_read(&buckets_[home_bucket(hashes[i])]);
     }
     // Stage 2: match tags in the (now arriving) buckets and prefetch the first candidate's key.
     for (uint32_t i = 0; i < count; ++i) {
-      const Bucket& bucket = buckets_[hashes[i] & bucket_mask_];
+      const Bucket& bucket = buckets_[home_bucket(hashes[i])];
       const uint32_t m = match(bucket, tag_of(hashes[i]));
       if (m != 0) {
         if (const FourTuple* k = key_of_(ctx_, bucket.values[std::countr_zero(m)])) base::prefetch_read(k);
@@ -93,10 +94,10 @@ bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
   if (find_hashed(key, hash) != kInvalidConn) return false;
   if (LINETCP_UNLIKELY(size_ >= capacity_)) return false;
   // Load <= 3/4 guarantees a bucket with a free slot on the way; count every full one passed.
-  uint32_t b = hash & bucket_mask_;
+  uint32_t b = home_bucket(hash);
   while (buckets_[b].occupied == 0xFF) {
     ++buckets_[b].overflow;
-    b = (b + 1) & bucket_mask_;
+    b = next(b);
   }
   Bucket& bucket = buckets_[b];
   const uint32_t slot = static_cast<uint32_t>(std::countr_one(bucket.occupied));
@@ -110,7 +111,7 @@ bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
 bool ConnIndex::erase(const FourTuple& key) {
   const uint32_t hash = hash_tuple(key);
   const uint16_t tag = tag_of(hash);
-  const uint32_t home = hash & bucket_mask_;
+  const uint32_t home = home_bucket(hash);
   uint32_t b = home;
   for (;;) {
     Bucket& bucket = buckets_[b];
@@ -119,18 +120,19 @@ bool ConnIndex::erase(const FourTuple& key) {
       if (key_is(bucket.values[slot], key)) {
         bucket.occupied = static_cast<uint8_t>(bucket.occupied & ~(1u << slot));
         // Undo the overflow counts that this entry's insertion added on its probe path.
-        for (uint32_t p = home; p != b; p = (p + 1) & bucket_mask_) --buckets_[p].overflow;
+        for (uint32_t p = home; p != b; p = next(p)) --buckets_[p].overflow;
         --size_;
         return true;
       }
     }
     if (bucket.overflow == 0) return false;
-    b = (b + 1) & bucket_mask_;
+    b = next(b);
+    if (b == home) return false;  // one lap at most, as in find_hashed
   }
 }
 
 bool ConnIndex::validate() const {
-  const uint32_t n = bucket_mask_ + 1;
+  const uint32_t n = bucket_count_;
   auto expected = std::make_unique<uint32_t[]>(n);  // value-initialised to zero
   uint32_t entries = 0;
   for (uint32_t b = 0; b < n; ++b) {
@@ -141,7 +143,7 @@ bool ConnIndex::validate() const {
       if (key == nullptr || value == kInvalidConn) return false;
       const uint32_t hash = hash_tuple(*key);
       if (buckets_[b].tags[slot] != tag_of(hash)) return false;
-      for (uint32_t p = hash & bucket_mask_; p != b; p = (p + 1) & bucket_mask_) ++expected[p];
+      for (uint32_t p = home_bucket(hash); p != b; p = next(p)) ++expected[p];
       ++entries;
     }
   }

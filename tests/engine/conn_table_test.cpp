@@ -138,15 +138,43 @@ struct Owners {
 };
 
 TEST(ConnIndex, SizesBucketsForThreeQuarterLoad) {
+  EXPECT_EQ(ConnIndex(0, &Owners::key_of, nullptr).bucket_count(), 1u);
   EXPECT_EQ(ConnIndex(1, &Owners::key_of, nullptr).bucket_count(), 1u);
   EXPECT_EQ(ConnIndex(6, &Owners::key_of, nullptr).bucket_count(), 1u);     // 6 of 8 slots = 0.75
   EXPECT_EQ(ConnIndex(7, &Owners::key_of, nullptr).bucket_count(), 2u);
-  EXPECT_EQ(ConnIndex(1000, &Owners::key_of, nullptr).bucket_count(), 256u);  // 1334 slots -> 167 buckets -> 256
+  EXPECT_EQ(ConnIndex(1000, &Owners::key_of, nullptr).bucket_count(), 167u);  // 1334 slots -> 167 buckets
   EXPECT_EQ(ConnIndex(1536, &Owners::key_of, nullptr).bucket_count(), 256u);  // exactly 0.75 of 2048 slots
-  EXPECT_EQ(ConnIndex(1537, &Owners::key_of, nullptr).bucket_count(), 512u);
+  EXPECT_EQ(ConnIndex(1537, &Owners::key_of, nullptr).bucket_count(), 257u);  // no rounding to 512
   const ConnIndex big(1'000'000, &Owners::key_of, nullptr);
-  EXPECT_EQ(big.bucket_count(), 262'144u);
-  EXPECT_EQ(big.memory_bytes(), sizeof(ConnIndex) + 262'144u * 64);
+  EXPECT_EQ(big.bucket_count(), 166'667u);
+  EXPECT_EQ(big.memory_bytes(), sizeof(ConnIndex) + 166'667u * 64);
+}
+
+// The bucket count is the fewest for <= 75 % load at every capacity, not only at powers of two, so
+// the index costs at most 64 B per 6 entries (10.7 B) plus one partly used bucket and its header.
+TEST(ConnIndex, BucketCountIsMinimalAtEveryCapacity) {
+  for (const uint32_t capacity : {1u, 5u, 6u, 7u, 100u, 1537u, 65'536u, 65'537u, 98'305u, 100'000u, 131'072u,
+                                  140'000u, 196'609u, 1'000'000u, 1'048'577u}) {
+    SCOPED_TRACE(capacity);
+    const ConnIndex index(capacity, &Owners::key_of, nullptr);
+    const uint64_t buckets = index.bucket_count();
+    const uint64_t slots = buckets * ConnIndex::kSlotsPerBucket;
+    EXPECT_LE(uint64_t{capacity} * 4, slots * 3);  // at most 75 % load when full
+    if (buckets > 1) {
+      EXPECT_GT(uint64_t{capacity} * 4, (slots - ConnIndex::kSlotsPerBucket) * 3);  // one fewer would not do
+    }
+    EXPECT_EQ(buckets, (uint64_t{capacity} + 5) / 6);
+    EXPECT_EQ(index.memory_bytes(), sizeof(ConnIndex) + buckets * 64);
+    const double per_entry = static_cast<double>(index.memory_bytes()) / capacity;
+    EXPECT_LE(per_entry, (64.0 * static_cast<double>((capacity + 5) / 6) + sizeof(ConnIndex)) / capacity);
+    if (capacity >= 65'536) {
+      EXPECT_LT(per_entry, 10.7);
+    }
+    // Multiply-shift range reduction covers exactly [0, buckets): no modulo, no mask.
+    EXPECT_EQ(index.home_bucket(0), 0u);
+    EXPECT_EQ(index.home_bucket(0xFFFFFFFFu), buckets - 1);
+    EXPECT_EQ(index.home_bucket(0x80000000u), buckets / 2);
+  }
 }
 
 TEST(ConnIndex, InsertFindErase) {
@@ -193,7 +221,7 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
   uint32_t home = 0;
   for (uint32_t port = 1; same_home.size() < 40; ++port) {
     const FourTuple t = tuple(0x0B000001, static_cast<uint16_t>(port));
-    const uint32_t h = hash_tuple(t) & 15;
+    const uint32_t h = index.home_bucket(hash_tuple(t));
     if (port == 1) home = h;
     if (h == home) same_home.push_back(t);
   }
@@ -219,18 +247,160 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
   EXPECT_TRUE(index.validate());  // every overflow count back to zero: no residue, no tombstones
 }
 
+// `n` distinct keys (from 0x0C000001, ports counted up from `first_port`) whose home is `bucket`.
+std::vector<FourTuple> keys_homed_at(const ConnIndex& index, uint32_t bucket, uint32_t n,
+                                     uint32_t first_port) {
+  std::vector<FourTuple> keys;
+  for (uint32_t port = first_port; keys.size() < n; ++port) {
+    const FourTuple t = tuple(0x0C000001, static_cast<uint16_t>(port), static_cast<uint16_t>(port >> 16));
+    if (index.home_bucket(hash_tuple(t)) == bucket) keys.push_back(t);
+  }
+  return keys;
+}
+
+// A chain from the last bucket of a non-power-of-two index wraps to bucket 0 and on, past entries
+// that live there at home: inserting, finding, missing, erasing from the middle and reinserting
+// all follow the wrapped path, and the overflow counts stay exact.
+TEST(ConnIndex, ProbingWrapsPastTheLastBucket) {
+  Owners owners;
+  ConnIndex index = owners.index(30);  // 5 buckets of 8 slots, 75 % full at capacity
+  ASSERT_EQ(index.bucket_count(), 5u);
+  const uint32_t last = index.bucket_count() - 1;
+  // 4 keys at home in bucket 0, then 26 homed at the last bucket: 8 fill it, 4 go to bucket 0
+  // (after the residents), 8 fill bucket 1 and 6 land in bucket 2.
+  const std::vector<FourTuple> at_zero = keys_homed_at(index, 0, 4, 1);
+  std::vector<FourTuple> at_last = keys_homed_at(index, last, 26 + 20, 1);
+  std::vector<FourTuple> absent(at_last.begin() + 26, at_last.end());  // homed there too, not inserted
+  at_last.resize(26);
+  uint32_t value = 0;
+  for (const FourTuple& t : at_zero) ASSERT_TRUE(owners.insert(index, t, value++));
+  for (const FourTuple& t : at_last) ASSERT_TRUE(owners.insert(index, t, value++));
+  EXPECT_EQ(index.size(), 30u);
+  EXPECT_FALSE(owners.insert(index, absent[0], value));  // full at capacity
+  EXPECT_TRUE(index.validate());
+  auto check = [&] {
+    for (const auto& [v, key] : owners.key_of_value) EXPECT_EQ(index.find(key), v);
+    for (const FourTuple& t : absent) EXPECT_EQ(index.find(t), kInvalidConn);
+    std::vector<FourTuple> all = at_zero;
+    all.insert(all.end(), at_last.begin(), at_last.end());
+    all.insert(all.end(), absent.begin(), absent.end());
+    std::vector<uint32_t> out(all.size());
+    index.find_bulk(all.data(), static_cast<uint32_t>(all.size()), out.data());
+    for (uint32_t i = 0; i < all.size(); ++i) EXPECT_EQ(out[i], index.find(all[i]));
+    EXPECT_TRUE(index.validate());
+  };
+  check();
+  // Churn on the wrapped chain: erase from its start, middle and end (and a resident of bucket
+  // 0), reinsert under new values, and now and then swap in a key that was absent.
+  for (uint32_t round = 0; round < 50; ++round) {
+    const uint32_t picks[] = {round % 26, (round * 7 + 3) % 26, 25 - round % 26};
+    for (const uint32_t i : picks) {
+      ASSERT_TRUE(owners.erase(index, at_last[i]));
+      if (round % 5 == 0) std::swap(at_last[i], absent[round / 5 % absent.size()]);
+      ASSERT_TRUE(owners.insert(index, at_last[i], value++));
+    }
+    const FourTuple& resident = at_zero[round % at_zero.size()];
+    ASSERT_TRUE(owners.erase(index, resident));
+    EXPECT_EQ(index.find(resident), kInvalidConn);
+    ASSERT_TRUE(owners.insert(index, resident, value++));
+    ASSERT_EQ(index.size(), 30u);
+    check();
+  }
+  for (const FourTuple& t : at_last) ASSERT_TRUE(owners.erase(index, t));
+  for (const FourTuple& t : at_zero) ASSERT_TRUE(owners.erase(index, t));
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_TRUE(index.validate());
+}
+
+// Random keys at exactly `capacity` entries in an index whose bucket count is not a power of two
+// (1000 entries, 167 buckets): every step erases one entry and inserts a fresh key, so the index
+// stays full; every entry is found, misses miss and the counts hold throughout.
+TEST(ConnIndex, FullNonPowerOfTwoIndexChurns) {
+  Owners owners;
+  constexpr uint32_t kCapacity = 1000;
+  ConnIndex index = owners.index(kCapacity);
+  ASSERT_EQ(index.bucket_count(), 167u);
+  std::mt19937_64 rng(5);
+  // Present keys have a local address below 2^31, the misses one above: a miss is never present.
+  auto random_tuple = [&](bool miss = false) {
+    const uint32_t local = static_cast<uint32_t>(rng()) >> 1 | (miss ? 0x80000000u : 0);
+    return FourTuple{local, static_cast<uint32_t>(rng()), static_cast<uint16_t>(rng()),
+                     static_cast<uint16_t>(rng())};
+  };
+  std::vector<FourTuple> present;
+  uint32_t value = 0;
+  while (present.size() < kCapacity) {
+    const FourTuple t = random_tuple();
+    if (owners.insert(index, t, value)) {
+      present.push_back(t);
+      ++value;
+    }
+  }
+  ASSERT_EQ(index.size(), kCapacity);
+  ASSERT_FALSE(owners.insert(index, random_tuple(), value));  // full
+  bool last_bucket_used = false;
+  for (const FourTuple& t : present) last_bucket_used |= index.home_bucket(hash_tuple(t)) == 166;
+  EXPECT_TRUE(last_bucket_used);
+  for (uint32_t step = 0; step < 20'000; ++step) {
+    const std::size_t i = rng() % present.size();
+    ASSERT_TRUE(owners.erase(index, present[i]));
+    FourTuple t = random_tuple();
+    while (!owners.insert(index, t, value)) t = random_tuple();  // a duplicate is refused: try another
+    present[i] = t;
+    ++value;
+    ASSERT_EQ(index.size(), kCapacity);
+    if (step % 2'000 == 0) {
+      for (const FourTuple& k : present) ASSERT_NE(index.find(k), kInvalidConn);
+      for (uint32_t m = 0; m < 1000; ++m) ASSERT_EQ(index.find(random_tuple(true)), kInvalidConn);
+      ASSERT_TRUE(index.validate()) << "step " << step;
+    }
+  }
+  for (const auto& [v, key] : owners.key_of_value) ASSERT_EQ(index.find(key), v);
+  std::vector<uint32_t> out(present.size());
+  index.find_bulk(present.data(), static_cast<uint32_t>(present.size()), out.data());
+  for (std::size_t i = 0; i < present.size(); ++i) ASSERT_EQ(out[i], index.find(present[i]));
+  EXPECT_TRUE(index.validate());
+}
+
+// Every bucket's overflow count can be nonzero at once, each bucket passed by one live entry: a
+// miss must stop after one lap instead of circling forever.
+TEST(ConnIndex, MissStopsAfterOneLapWhenEveryBucketOverflowed) {
+  Owners owners;
+  ConnIndex index = owners.index(12);  // 2 buckets
+  ASSERT_EQ(index.bucket_count(), 2u);
+  const std::vector<FourTuple> at_zero = keys_homed_at(index, 0, 9, 1);
+  const std::vector<FourTuple> at_one = keys_homed_at(index, 1, 8, 1);
+  uint32_t value = 0;
+  // The 9th key homed at 0 passes bucket 0; then bucket 0 empties and the 8th homed at 1 passes it.
+  for (const FourTuple& t : at_zero) ASSERT_TRUE(owners.insert(index, t, value++));
+  for (uint32_t i = 0; i < 8; ++i) ASSERT_TRUE(owners.erase(index, at_zero[i]));
+  for (const FourTuple& t : at_one) ASSERT_TRUE(owners.insert(index, t, value++));
+  ASSERT_EQ(index.size(), 9u);
+  ASSERT_TRUE(index.validate());
+  const std::vector<FourTuple> absent = keys_homed_at(index, 0, 1, 20'000);
+  const std::vector<FourTuple> absent_one = keys_homed_at(index, 1, 1, 20'000);
+  EXPECT_EQ(index.find(absent[0]), kInvalidConn);
+  EXPECT_EQ(index.find(absent_one[0]), kInvalidConn);
+  EXPECT_FALSE(owners.erase(index, absent[0]));
+  EXPECT_FALSE(owners.erase(index, absent_one[0]));
+  EXPECT_TRUE(owners.insert(index, absent[0], value++));
+  EXPECT_EQ(index.find(at_zero[8]), 8u);
+  for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(index.find(at_one[i]), 9 + i);
+  EXPECT_TRUE(index.validate());
+}
+
 struct TupleHash {
   std::size_t operator()(const FourTuple& t) const { return hash_tuple(t); }
 };
 
 // Random insert / erase / find / find_bulk against std::unordered_map, with a key pool larger than
-// the capacity so the index sits at (and bounces off) its full 75 % load.
-void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys) {
+// the capacity so the index sits at (and bounces off) its full 75 % load. pool_size 0: 1.25 x capacity.
+void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_keys, uint32_t pool_size = 0) {
   Owners owners;
   ConnIndex index = owners.index(capacity);
   std::unordered_map<FourTuple, uint32_t, TupleHash> model;
   std::mt19937_64 rng(seed);
-  const uint32_t pool_size = capacity + capacity / 4;
+  if (pool_size == 0) pool_size = capacity + capacity / 4;
   std::vector<FourTuple> pool(pool_size);
   for (uint32_t i = 0; i < pool_size; ++i) {
     if (structured_keys) {
@@ -281,6 +451,9 @@ void run_model(uint32_t capacity, uint32_t ops, uint32_t seed, bool structured_k
 TEST(ConnIndex, ModelRandomKeysHighLoad) { run_model(50'000, 3'000'000, 1, false); }
 TEST(ConnIndex, ModelStructuredKeysHighLoad) { run_model(100'000, 2'000'000, 2, true); }
 TEST(ConnIndex, ModelTinyTable) { run_model(12, 200'000, 3, false); }
+// 3 buckets, and a pool of 4 x capacity keys so that the set present varies enough to overflow the
+// last bucket (and wrap) often; with the 1.25 x pool a tiny table may never overflow it.
+TEST(ConnIndex, ModelThreeBucketTable) { run_model(17, 200'000, 4, false, 17 * 4); }
 
 }  // namespace
 }  // namespace linetcp::engine

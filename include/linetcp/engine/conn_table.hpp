@@ -83,20 +83,25 @@ class Slab {
 // Layout (F14 / Swiss-table family): buckets of 8 slots, one 64-byte cache line each: 8 16-bit
 // tags taken from the hash, the 8 values, an occupancy mask and an overflow count. A miss
 // compares 8 tags at once and usually touches that one line only; a hit touches it and the
-// owner's line. Home bucket = low hash bits, tag = high 16 bits (beyond 2^16 buckets the two
-// overlap a little, leaving at least 16 - (log2 buckets - 16) independent tag bits: still a
-// false-tag rate below 1e-3 per bucket at 10^6 entries).
+// owner's line. Home bucket = (hash * buckets) >> 32, multiply-shift range reduction: no division
+// and any bucket count, decided by the hash's high bits; tag = the low 16 bits. The hashes of one
+// bucket span 2^32 / buckets consecutive values, so up to 2^16 buckets its tags are uniform and
+// independent of it; beyond, about 32 - log2(buckets) tag bits stay free: still a false-tag rate
+// below 1e-3 per bucket at 10^6 entries.
 //
 // Probing is linear over buckets. Deletion keeps no tombstones: each bucket counts how many
 // entries were displaced past it (their home bucket was full). insert() increments the count of
 // every full bucket it passes, erase() decrements the same path, and a lookup stops at the first
-// bucket whose count is zero. The counts are exact, so after any sequence of inserts and erases
+// bucket whose count is zero, or back at its home after one lap (with a few buckets, all the counts
+// can be nonzero at once). The counts are exact, so after any sequence of inserts and erases
 // a miss probes exactly as far as the entries present require: churn never degrades the table
 // and it never needs a rehash (unlike tombstones), and erase moves nothing (unlike backward shift,
 // which also does not fit buckets with a per-bucket occupancy mask well).
 //
-// Sizing: a power of two number of buckets with capacity <= 0.75 of the slots, so at most 75 %
-// load; insert() refuses beyond `capacity` entries, so a probe always finds a free slot.
+// Sizing: the fewest buckets whose slots hold `capacity` at <= 75 % load, not rounded to a power
+// of two (which would make the index's share per entry swing between 10.7 and 21.3 B with the
+// configured capacity); insert() refuses beyond `capacity` entries, so a probe always finds a
+// free slot. Probing wraps from the last bucket to the first.
 class ConnIndex {
  public:
   static constexpr uint32_t kSlotsPerBucket = 8;
@@ -125,7 +130,7 @@ class ConnIndex {
 
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
-  uint32_t bucket_count() const { return bucket_mask_ + 1; }
+  uint32_t bucket_count() const { return bucket_count_; }
   std::size_t memory_bytes() const;
 
   // Recomputes every bucket's overflow count and the size from the entries and compares them
@@ -135,7 +140,12 @@ class ConnIndex {
   // Hashing is public so that a caller who already computed it (once per packet) can reuse it.
   uint32_t find_hashed(const FourTuple& key, uint32_t hash) const;
   // Starts loading the home bucket of `key`, for a lookup that comes a little later.
-  void prefetch(const FourTuple& key) const { base::prefetch_read(&buckets_[hash_tuple(key) & bucket_mask_]); }
+  void prefetch(const FourTuple& key) const { base::prefetch_read(&buckets_[home_bucket(hash_tuple(key))]); }
+  // The bucket where the probe for `hash` starts, in [0, bucket_count()) (public for the tests that
+  // build collision chains).
+  uint32_t home_bucket(uint32_t hash) const {
+    return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32);
+  }
 
  private:
   struct alignas(64) Bucket {
@@ -146,7 +156,8 @@ class ConnIndex {
   };
   static_assert(sizeof(Bucket) == 64);
 
-  static uint16_t tag_of(uint32_t hash) { return static_cast<uint16_t>(hash >> 16); }
+  static uint16_t tag_of(uint32_t hash) { return static_cast<uint16_t>(hash); }
+  uint32_t next(uint32_t b) const { return b + 1 == bucket_count_ ? 0 : b + 1; }
   // Bit i set where the bucket's slot i is occupied and has tag `tag`.
   static uint32_t match(const Bucket& b, uint16_t tag);
   bool key_is(uint32_t value, const FourTuple& key) const {
@@ -157,7 +168,7 @@ class ConnIndex {
   std::unique_ptr<Bucket[]> buckets_;
   KeyOf key_of_;
   const void* ctx_;
-  uint32_t bucket_mask_;
+  uint32_t bucket_count_;
   uint32_t capacity_;
   uint32_t size_ = 0;
 };
