@@ -101,6 +101,7 @@ void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {
     connect_credit_ = std::min(connect_credit_, std::max(1.0, static_cast<double>(allowed)));
     allowed = std::min<uint64_t>(allowed, static_cast<uint64_t>(connect_credit_));
   }
+  allowed = std::min<uint64_t>(allowed, kOpensPerPoll);  // the rest (and the credit) at the next poll
   for (uint64_t i = 0; i < allowed; ++i) {
     ConnId id;
     if (options_.targets.empty()) {
