@@ -474,7 +474,11 @@ void Endpoint::advance(Instant now) {
     }
     arp_retry_at_ = Instant::never();
   }
-  time_wait_.expire(now, [&](TimeWaitRecord& r) { release_time_wait(r); });
+  time_wait_.expire(now, [&](TimeWaitRecord& r) { release_time_wait(r); },
+                    [&](const TimeWaitRecord& r) {
+                      index_.prefetch(r.tuple);
+                      if (r.flags & kTwPortOwned) ports_of(r.tuple).prefetch(r.tuple.local_port);
+                    });
 }
 
 Instant Endpoint::next_deadline() const {
