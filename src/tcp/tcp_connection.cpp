@@ -3,6 +3,7 @@
 #include "linetcp/tcp/tcp_connection.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace linetcp::tcp {
 
@@ -218,6 +219,94 @@ void TcpConnection::set_keepalive(bool on, Instant now) {
   keepalive_ = on;
   keepalive_sent_ = 0;
   keepalive_deadline_ = on && synchronized(state_) ? now + params_->keepalive_idle : Instant::never();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parking
+
+bool TcpConnection::parkable() const {
+  return state_ == State::kEstablished && snd_una_ == snd_max_ && snd_nxt_ == snd_max_ &&
+         send_limit_ == snd_una_offset_ && rcv_held_ == 0 && last_ack_sent_ == rcv_nxt_ &&
+         unacked_segments_ == 0 && sacked_count_ == 0 && reasm_.empty() && rcv_up_ <= rcv_nxt_ &&
+         !(ack_now_ || syn_pending_ || fin_queued_ || fin_received_ || rst_pending_ || keepalive_ ||
+           in_recovery_ || rtt_timing_ || probe_pending_ || keepalive_pending_ || urgent_pending_ ||
+           window_update_pending_ || rtx_force_ || fin_ooo_) &&
+         rto_deadline_.is_never() && delack_deadline_.is_never() && persist_deadline_.is_never() &&
+         first_rtx_time_.is_never() && rtt_.backoff() == 0 &&
+         user_timeout_.ns() <= int64_t{UINT32_MAX} * 1'000'000;
+}
+
+void TcpConnection::park(ParkedTcb& p, Instant now) const {
+  assert(parkable());
+  assert(static_cast<uint32_t>(snd_una_.raw() - iss_.raw() - 1u) == static_cast<uint32_t>(snd_una_offset_));
+  assert(static_cast<uint32_t>(rcv_nxt_.raw() - irs_.raw() - 1u) == static_cast<uint32_t>(rcv_offset_));
+  auto saturated_ns = [](Duration d) {
+    return static_cast<uint32_t>(std::min<int64_t>(std::max<int64_t>(d.ns(), 0), UINT32_MAX));
+  };
+  p.iss = iss_.raw();
+  p.irs = irs_.raw();
+  p.snd_una = snd_una_.raw();
+  p.snd_wl1 = snd_wl1_.raw();
+  p.snd_wnd = snd_wnd_;
+  p.max_snd_wnd = max_snd_wnd_;
+  p.rcv_nxt = rcv_nxt_.raw();
+  p.rcv_adv = rcv_adv_.raw();
+  p.ts_recent = ts_recent_;
+  p.snd_offset_hi = static_cast<uint32_t>(snd_una_offset_ >> 32);
+  p.rcv_offset_hi = static_cast<uint32_t>(rcv_offset_ >> 32);
+  p.srtt_ns = saturated_ns(rtt_.srtt());
+  p.rttvar_ns = saturated_ns(rtt_.rttvar());
+  p.cwnd = cc_.cwnd();
+  p.ssthresh = cc_.ssthresh();
+  p.cubic_w_max = cc_.cubic_w_max();
+  // Rounded up, so that a user timeout never shortens.
+  p.user_timeout_ms = static_cast<uint32_t>((user_timeout_.ns() + 999'999) / 1'000'000);
+  p.last_send_tick = ts_clock(last_send_time_ < now ? last_send_time_ : now);
+  p.snd_mss = snd_mss_;
+  p.snd_wscale = snd_wscale_;
+  p.rcv_wscale = rcv_wscale_;
+  p.flags = static_cast<uint8_t>((passive_ ? ParkedTcb::kPassive : 0) | (ts_ok_ ? ParkedTcb::kTimestamps : 0) |
+                                 (sack_ok_ ? ParkedTcb::kSack : 0) | (nodelay_ ? ParkedTcb::kNoDelay : 0) |
+                                 (ws_ok_ ? ParkedTcb::kWindowScale : 0) |
+                                 (rtt_.has_sample() ? ParkedTcb::kRttSample : 0));
+  p.reserved[0] = p.reserved[1] = p.reserved[2] = 0;
+}
+
+void TcpConnection::unpark(const TcpParams& params, const ParkedTcb& p, Instant now) {
+  init_common(params, SeqNum(p.iss), now);
+  state_ = State::kEstablished;
+  passive_ = (p.flags & ParkedTcb::kPassive) != 0;
+  ts_ok_ = (p.flags & ParkedTcb::kTimestamps) != 0;
+  sack_ok_ = (p.flags & ParkedTcb::kSack) != 0;
+  nodelay_ = (p.flags & ParkedTcb::kNoDelay) != 0;
+  ws_ok_ = (p.flags & ParkedTcb::kWindowScale) != 0;
+  keepalive_ = false;  // parkable() wants it off
+  snd_mss_ = p.snd_mss;
+  snd_wscale_ = p.snd_wscale;
+  rcv_wscale_ = p.rcv_wscale;
+  // Nothing was in flight: every send-side mark is SND.UNA. SND.WL2 <= SND.UNA was the only
+  // constraint on it, and update_window() ignores ACKs below SND.UNA, so SND.UNA serves. The
+  // NewReno recovery point was at or below SND.UNA; SND.UNA keeps every test on it the same.
+  snd_una_ = snd_nxt_ = snd_max_ = snd_up_ = recover_ = SeqNum(p.snd_una);
+  rtx_next_ = rtx_limit_ = high_sacked_ = rtt_seq_ = snd_wl2_ = snd_una_;
+  snd_wl1_ = SeqNum(p.snd_wl1);
+  snd_wnd_ = p.snd_wnd;
+  max_snd_wnd_ = p.max_snd_wnd;
+  // SND.UNA = ISS + 1 + offset and RCV.NXT = IRS + 1 + offset (mod 2^32) until a FIN: the low
+  // halves of the offsets follow from the sequence numbers.
+  snd_una_offset_ = uint64_t{p.snd_offset_hi} << 32 | static_cast<uint32_t>(p.snd_una - p.iss - 1u);
+  send_limit_ = snd_una_offset_;
+  irs_ = SeqNum(p.irs);
+  rcv_nxt_ = rcv_up_ = last_ack_sent_ = SeqNum(p.rcv_nxt);
+  rcv_offset_ = uint64_t{p.rcv_offset_hi} << 32 | static_cast<uint32_t>(p.rcv_nxt - p.irs - 1u);
+  rcv_adv_ = SeqNum(p.rcv_adv);
+  ts_recent_ = p.ts_recent;
+  if (p.flags & ParkedTcb::kRttSample) rtt_.restore(Duration::nanos(p.srtt_ns), Duration::nanos(p.rttvar_ns));
+  const uint32_t data_mss = snd_mss_ - (ts_ok_ ? 12u : 0u);
+  cc_.restore(params.congestion, data_mss, p.cwnd, p.ssthresh, p.cubic_w_max);
+  user_timeout_ = Duration::millis(p.user_timeout_ms);
+  // The last send, to the timestamp clock's millisecond: enough for the idle restart (> RTO).
+  last_send_time_ = now - Duration::nanos(int64_t{static_cast<uint32_t>(ts_clock(now) - p.last_send_tick)} << 20);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -234,6 +234,12 @@ void LinkedPair::pump(Side& from, bool to_b) {
   SegmentOut s;
   std::uniform_real_distribution<double> u(0.0, 1.0);
   while (from.conn.poll_output(now, s, from.ctx)) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%llu %c seq=%u ack=%u fl=%02x win=%u len=%u off=%llu tsv=%u tse=%u sack=%u",
+                  static_cast<unsigned long long>(now.ns()), to_b ? 'A' : 'B', s.seq.raw(), s.ack.raw(), s.flags,
+                  s.window, s.payload_len, static_cast<unsigned long long>(s.payload_offset), s.opts.ts_val,
+                  s.opts.ts_ecr, static_cast<unsigned>(s.opts.sack_count));
+    wire_log.emplace_back(line);
     if (u(rng_) < faults_.loss) {
       ++dropped;
       continue;
@@ -303,20 +309,89 @@ bool LinkedPair::run(uint64_t a_bytes, uint64_t b_bytes, Duration limit) {
       return s.conn.state() == State::kClosed || s.conn.state() == State::kTimeWait;
     };
     if (a_queued && b_queued && finished(a) && finished(b) && flight_.empty()) return true;
-    Instant next = base::min(a.conn.next_deadline(), b.conn.next_deadline());
-    for (const auto& f : flight_) next = base::min(next, f.at);
-    if (next.is_never()) return finished(a) && finished(b);
-    if (next > now) now = next;
-    // Deliver what is due, in arrival order.
-    std::sort(flight_.begin(), flight_.end(),
-              [](const InFlight& x, const InFlight& y) { return x.at != y.at ? x.at < y.at : x.order < y.order; });
-    size_t n = 0;
-    while (n < flight_.size() && flight_[n].at <= now) ++n;
-    std::vector<InFlight> due(std::make_move_iterator(flight_.begin()), std::make_move_iterator(flight_.begin() + static_cast<long>(n)));
-    flight_.erase(flight_.begin(), flight_.begin() + static_cast<long>(n));
-    for (const auto& f : due) deliver(f);
-    if (a.conn.next_deadline() <= now) a.conn.on_timer(now, a.ctx, a.sink);
-    if (b.conn.next_deadline() <= now) b.conn.on_timer(now, b.ctx, b.sink);
+    if (!step(end)) return finished(a) && finished(b);
+  }
+  return false;
+}
+
+bool LinkedPair::step(Instant end) {
+  Instant next = base::min(a.conn.next_deadline(), b.conn.next_deadline());
+  for (const auto& f : flight_) next = base::min(next, f.at);
+  if (next.is_never()) return false;
+  if (next > now) now = std::min(next, end);
+  // Deliver what is due, in arrival order.
+  std::sort(flight_.begin(), flight_.end(),
+            [](const InFlight& x, const InFlight& y) { return x.at != y.at ? x.at < y.at : x.order < y.order; });
+  size_t n = 0;
+  while (n < flight_.size() && flight_[n].at <= now) ++n;
+  std::vector<InFlight> due(std::make_move_iterator(flight_.begin()), std::make_move_iterator(flight_.begin() + static_cast<long>(n)));
+  flight_.erase(flight_.begin(), flight_.begin() + static_cast<long>(n));
+  for (const auto& f : due) deliver(f);
+  if (a.conn.next_deadline() <= now) a.conn.on_timer(now, a.ctx, a.sink);
+  if (b.conn.next_deadline() <= now) b.conn.on_timer(now, b.ctx, b.sink);
+  if (park_idle) {
+    maybe_park(a, pa_);
+    maybe_park(b, pb_);
+  }
+  return true;
+}
+
+void LinkedPair::maybe_park(Side& s, const tcp::TcpParams& p) {
+  if (!s.conn.parkable()) return;
+  tcp::ParkedTcb parked;
+  s.conn.park(parked, now);
+  s.conn = tcp::TcpConnection();  // the engine hands another slot back: nothing survives but `parked`
+  s.conn.unpark(p, parked, now);
+  ++parks;
+}
+
+bool LinkedPair::run_rounds(uint32_t rounds, uint32_t request, uint32_t response, Duration think, Duration limit) {
+  const Instant end = now + limit;
+  a.conn.open_active(pa_, SeqNum(0xFFFFFF00u), now);
+  uint32_t round = 0;           // requests A has sent
+  uint32_t answered = 0;        // responses B has queued
+  Instant next_request = Instant::never();
+  bool closed = false;
+  while (now < end) {
+    if (a.sink.established && round == 0 && next_request.is_never()) next_request = now;
+    // A's next request once the whole previous response is in and `think` has passed.
+    if (round < rounds && !next_request.is_never() && now >= next_request) {
+      a.conn.send(request);
+      ++round;
+      next_request = Instant::never();
+    }
+    if (b.sink.established && answered < round && b.sink.received.size() >= uint64_t{request} * (answered + 1)) {
+      b.conn.send(response);
+      ++answered;
+    }
+    if (round > 0 && next_request.is_never() && a.sink.received.size() >= uint64_t{response} * round) {
+      if (round == rounds && !closed) {
+        a.conn.close();
+        closed = true;
+      } else if (round < rounds) {
+        next_request = now + think;
+      }
+    }
+    if (closed && b.sink.peer_fin && !b.closed_app) {
+      b.conn.close();
+      b.closed_app = true;
+    }
+    pump(a, true);
+    pump(b, false);
+    const auto finished = [](const Side& s) {
+      return s.conn.state() == State::kClosed || s.conn.state() == State::kTimeWait;
+    };
+    if (closed && finished(a) && finished(b) && flight_.empty()) return true;
+    // A timer of the application's own (the think time) is an event too.
+    if (!next_request.is_never() && next_request > now) {
+      Instant next = base::min(a.conn.next_deadline(), b.conn.next_deadline());
+      for (const auto& f : flight_) next = base::min(next, f.at);
+      if (next_request < next) {
+        now = next_request;
+        continue;
+      }
+    }
+    if (!step(end)) return finished(a) && finished(b);
   }
   return false;
 }

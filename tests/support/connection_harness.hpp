@@ -230,11 +230,21 @@ class LinkedPair {
   // Runs the whole exchange: handshake, a_bytes A->B and b_bytes B->A, then both close.
   // Returns false if it did not finish before `limit` virtual time.
   bool run(uint64_t a_bytes, uint64_t b_bytes, Duration limit);
+  // Request and response: `rounds` times, A sends `request` bytes, B answers `response` bytes
+  // once it has the whole request, and A waits `think` after the whole response before the next
+  // request (long enough for delayed ACKs: both sides go idle between rounds). Then both close.
+  bool run_rounds(uint32_t rounds, uint32_t request, uint32_t response, Duration think, Duration limit);
 
   Side a{2}, b{3};
   Instant now = Instant::from_ns(1'000'000'000ull);
   uint64_t delivered = 0, dropped = 0, duplicated = 0;
   bool trace = false;  // print every delivered segment (debugging a failing seed)
+  // Whenever a side is parkable(), park it and bring it back into a fresh TcpConnection object
+  // (as the engine does when it evicts an idle connection and a segment comes for it).
+  bool park_idle = false;
+  uint64_t parks = 0;
+  // Every segment either side emitted, with its time: runs with and without parking compare it.
+  std::vector<std::string> wire_log;
 
  private:
   struct InFlight {
@@ -246,6 +256,9 @@ class LinkedPair {
   };
   void pump(Side& from, bool to_b);
   void deliver(const InFlight& f);
+  // Delivers what is due at the next event and runs due timers; false when nothing is left.
+  bool step(Instant end);
+  void maybe_park(Side& s, const tcp::TcpParams& p);
 
   tcp::TcpParams pa_, pb_;
   LinkFaults faults_;

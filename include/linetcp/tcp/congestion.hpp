@@ -32,6 +32,19 @@ class CongestionControl {
   // A spurious or restarted idle connection may reset the window (RFC 5681 §4.1).
   void on_idle_restart(uint32_t flight_size);
   void set_mss(uint32_t mss) { mss_ = mss; }
+  // A parked connection's window: its cwnd, ssthresh and CUBIC's W_max. The CUBIC epoch starts
+  // again at the next ACK, as after any idle period (on_idle_restart).
+  float cubic_w_max() const { return w_max_; }
+  void restore(CongestionAlgorithm algo, uint32_t mss, uint32_t cwnd, uint32_t ssthresh, float w_max) {
+    algo_ = algo;
+    mss_ = mss;
+    cwnd_ = cwnd;
+    ssthresh_ = ssthresh;
+    bytes_acked_ = 0;
+    w_max_ = w_max;
+    k_ = 0;
+    epoch_start_ = base::Instant::never();
+  }
 
  private:
   void cubic_on_ack(uint32_t acked_bytes, base::Instant now, base::Duration srtt);

@@ -32,6 +32,14 @@ class RttEstimator {
     rto_ = std::clamp(srtt_ + rttvar_ * 4, min_, max_);
     backoff_ = 0;
   }
+  // Brings back a parked estimator: the same SRTT and RTTVAR, backoff 0.
+  void restore(base::Duration srtt, base::Duration rttvar) {
+    srtt_ = srtt;
+    rttvar_ = rttvar;
+    has_sample_ = true;
+    rto_ = std::clamp(srtt_ + rttvar_ * 4, min_, max_);
+    backoff_ = 0;
+  }
   // (5.5) double the timer on expiry, bounded by the maximum.
   void back_off() {
     if (backoff_ < 16) ++backoff_;

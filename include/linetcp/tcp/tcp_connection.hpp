@@ -124,6 +124,32 @@ struct TcpContext {
   TcpCounters& counters;
 };
 
+// An idle ESTABLISHED connection in compact form (TcpConnection::park): only what the next
+// segment or application call needs. Everything else of an idle connection is either implied
+// (nothing in flight, nothing queued, no timer running, no out-of-order data) or derived on
+// unpark: the low 32 bits of the stream offsets from the sequence numbers, RTO from SRTT and
+// RTTVAR, SND.WL2 and the NewReno recovery point from SND.UNA. Holding 10^7 idle connections
+// costs this, not the full TCB (about 4.6x smaller).
+struct ParkedTcb {
+  uint32_t iss, irs;
+  uint32_t snd_una, snd_wl1, snd_wnd, max_snd_wnd;
+  uint32_t rcv_nxt, rcv_adv, ts_recent;
+  uint32_t snd_offset_hi, rcv_offset_hi;  // the stream offsets' upper halves
+  uint32_t srtt_ns, rttvar_ns;            // saturated at 4.29 s
+  uint32_t cwnd, ssthresh;
+  float cubic_w_max;
+  uint32_t user_timeout_ms;  // 0: params' R2
+  uint32_t last_send_tick;   // ts_clock() of the last segment sent: the idle restart needs it
+  uint16_t snd_mss;
+  uint8_t snd_wscale, rcv_wscale;
+  uint8_t flags;  // kPassive, ...
+  uint8_t reserved[3];
+
+  static constexpr uint8_t kPassive = 1, kTimestamps = 2, kSack = 4, kNoDelay = 8, kWindowScale = 16,
+                           kRttSample = 32;
+};
+static_assert(sizeof(ParkedTcb) == 80);
+
 class TcpConnection {
  public:
   TcpConnection() = default;
@@ -167,6 +193,15 @@ class TcpConnection {
   void set_keepalive(bool on, base::Instant now);
   // R2 for this connection (the "user timeout", MUST-21).
   void set_user_timeout(base::Duration d) { user_timeout_ = d; }
+
+  // --- parking ---
+  // ESTABLISHED and idle: nothing to send, nothing in flight or queued, no timer due (keep-alive
+  // off), no received data held or out of order, no urgent data pending, the last ACK sent.
+  // Such a connection can be held as a ParkedTcb and brought back with nothing lost.
+  bool parkable() const;
+  void park(ParkedTcb& p, base::Instant now) const;
+  // The connection as it was parked, with `params` (the same it was opened with).
+  void unpark(const TcpParams& params, const ParkedTcb& p, base::Instant now);
 
   // --- output ---
   // Fills `out` with the next segment to send and returns true, or returns false when nothing
