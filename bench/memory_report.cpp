@@ -1,8 +1,10 @@
-// Per-connection memory: prints the engine's own accounting (Endpoint::memory_per_entry) as JSON
-// and, with --hold N, opens N idle connections between two in-memory Endpoints (a client with up
-// to 256 source addresses and a server, no DPDK) and reports how many it holds, how long that
-// took and the process's peak RSS. --connections C and/or --time-wait T add the same accounting
-// for an Endpoint with those table sizes (the others default), e.g. sizes just past a power of two.
+// Per-connection memory: prints the engine's own accounting (Endpoint::memory_per_entry) as JSON:
+// at the default sizes, and "parked": 10^6 connections of which 65536 in full TCP state, where an
+// idle connection costs its record and index share. With --hold N, opens N idle connections
+// between two in-memory Endpoints (a client with up to 256 source addresses and a server, no
+// DPDK; --active A full states each, default 65536, 0 for one per connection) and reports how many
+// it holds, how long that took and the process's peak RSS. --connections C and/or --time-wait T
+// add the accounting for an Endpoint with those table sizes, e.g. sizes just past a power of two.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -61,6 +63,10 @@ long peak_rss_bytes() {
 nlohmann::json per_entry(const engine::Endpoint& ep) {
   const auto m = ep.memory_per_entry();
   return {{"bytes_per_conn", m.connection},
+          {"bytes_per_idle_conn", m.idle_connection},
+          {"bytes_per_active_conn", m.active_connection},
+          {"sizeof_conn_record", m.conn_record},
+          {"active_connections", ep.tcb_capacity()},
           {"bytes_per_time_wait", m.time_wait},
           {"index_bytes_per_entry", m.index_entry},
           {"sizeof_conn_slot", m.conn_object},
@@ -75,15 +81,18 @@ nlohmann::json per_entry(const engine::Endpoint& ep) {
 int main(int argc, char** argv) {
   uint64_t hold = 0;
   uint32_t connections = 0, time_wait = 0;  // 0: the default size
+  uint32_t active = 65536;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--hold") == 0 && i + 1 < argc) {
       hold = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--connections") == 0 && i + 1 < argc) {
       connections = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (std::strcmp(argv[i], "--active") == 0 && i + 1 < argc) {
+      active = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else if (std::strcmp(argv[i], "--time-wait") == 0 && i + 1 < argc) {
       time_wait = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else {
-      std::fprintf(stderr, "usage: linetcp_memory [--hold N] [--connections C] [--time-wait T]\n");
+      std::fprintf(stderr, "usage: linetcp_memory [--hold N [--active A]] [--connections C] [--time-wait T]\n");
       return 2;
     }
   }
@@ -93,6 +102,13 @@ int main(int argc, char** argv) {
   {
     engine::Endpoint ep(base, now);
     out["defaults"] = per_entry(ep);
+  }
+  {
+    engine::EndpointConfig parked = base;
+    parked.max_connections = 1'000'000;
+    parked.active_connections = 65536;
+    engine::Endpoint ep(parked, now);
+    out["parked"] = per_entry(ep);
   }
   if (connections != 0 || time_wait != 0) {
     engine::EndpointConfig sized = base;
@@ -119,7 +135,7 @@ int main(int argc, char** argv) {
     cc.source_last = wire::Ipv4Addr{static_cast<uint32_t>(0x0A000100 + addresses - 1)};
     for (auto* c : {&sc, &cc}) {
       c->max_connections = max;
-      c->time_wait_capacity = 1024;
+      c->active_connections = std::min(active, max);      c->time_wait_capacity = 1024;
       c->syn_backlog = max;  // no SYN cookies: every handshake keeps its state
       c->tcp.rcv_buffer = 64 * 1024;
     }
@@ -144,7 +160,14 @@ int main(int argc, char** argv) {
     };
     uint64_t refused = 0;
     for (uint64_t i = 0; i < hold; ++i) {
-      if (client->connect(wire::Ipv4Addr{0x0A000001}, 80, client_app, now) == engine::kInvalidConn) ++refused;
+      // Every full TCP state busy with a handshake (a peer's address still being resolved, say):
+      // let virtual time run until one is idle again, as a paced load client would wait.
+      bool opened = false;
+      for (int wait = 0; wait < 3000 && !opened; ++wait) {
+        opened = client->connect(wire::Ipv4Addr{0x0A000001}, 80, client_app, now) != engine::kInvalidConn;
+        if (!opened) exchange(Duration::millis(1));
+      }
+      if (!opened) ++refused;
       if ((i & 1023) == 1023) exchange(Duration::micros(10));
     }
     // Let ARP retries (1 s) and SYN retransmissions run in virtual time until every connection
@@ -159,16 +182,23 @@ int main(int argc, char** argv) {
                    {"server_active", server->active_connections()},
                    {"connect_refused", refused},
                    {"source_addresses", addresses},
+                   {"active_connections", client->tcb_capacity()},
+                   {"client_parked", client->parked_connections()},
+                   {"server_parked", server->parked_connections()},
                    {"server_counters",
                     {{"syn_backlog_full", server->counters().syn_backlog_full},
                      {"syn_cookies_sent", server->counters().syn_cookies_sent},
                      {"control_queue_full", server->counters().control_queue_full},
                      {"conn_table_full", server->counters().conn_table_full},
+                     {"tcb_pool_full", server->counters().tcb_pool_full},
+                     {"connections_parked", server->counters().connections_parked},
                      {"arp_wait", server->counters().arp_wait}}},
                    {"client_counters",
                     {{"ports_exhausted", client->counters().ports_exhausted},
                      {"control_queue_full", client->counters().control_queue_full},
                      {"arp_wait", client->counters().arp_wait},
+                     {"tcb_pool_full", client->counters().tcb_pool_full},
+                     {"connections_parked", client->counters().connections_parked},
                      {"syn_retransmits", client->tcp_counters().syn_retransmits}}},
                    {"seconds", secs},
                    {"client", per_entry(*client)},

@@ -59,6 +59,7 @@ def main():
     ceil = {n: load(os.path.join(w, f"ceiling-{n}.json"), {}) for n in ("64", "1500")}
     mem = load(os.path.join(w, "memory.json"), {})
     d = mem.get("defaults", {})
+    pk = mem.get("parked", {})
 
     res = {
         "started": a.started,
@@ -101,7 +102,12 @@ def main():
             "memif_gbps_1500": ceil["1500"].get("gbps"),
         },
         "memory": {
-            "bytes_per_conn": d.get("bytes_per_conn"),
+            # An idle established connection, with full TCP state for 65536 at a time (the rest
+            # parked): its record and index share. bytes_per_conn_full_state: one in full state.
+            "bytes_per_conn": pk.get("bytes_per_idle_conn"),
+            "bytes_per_conn_full_state": pk.get("bytes_per_active_conn"),
+            "bytes_per_slot_defaults": d.get("bytes_per_conn"),
+            "sizeof_conn_record": pk.get("sizeof_conn_record"),
             "bytes_per_time_wait": d.get("bytes_per_time_wait"),
             "sizeof_conn_slot": d.get("sizeof_conn_slot"),
             "sizeof_tcp_connection": d.get("sizeof_tcp_connection"),
@@ -156,8 +162,10 @@ def main():
         md.append(f"| {name} | {fmt(l)} | {fmt(k)} | {ratio(l, k)} | {fmt(c)} | {ratio(l, c)} |")
     md += ["", f"memif ceiling (testpmd txonly -> rxonly): {fmt(C['memif_mpps_64'])} Mpps at 64 B "
            f"({fmt(C['memif_gbps_64'])} Gb/s), {fmt(C['memif_mpps_1500'])} Mpps at 1500 B ({fmt(C['memif_gbps_1500'])} Gb/s).", "",
-           f"memory (engine accounting): {fmt(res['memory']['bytes_per_conn'])} B per connection slot "
-           f"(sizeof slot {res['memory']['sizeof_conn_slot']}, TcpConnection {res['memory']['sizeof_tcp_connection']}), "
+           f"memory (engine accounting): {fmt(res['memory']['bytes_per_conn'])} B per idle (parked) connection "
+           f"(record {res['memory']['sizeof_conn_record']} B + index), "
+           f"{fmt(res['memory']['bytes_per_conn_full_state'])} B per connection in full TCP state "
+           f"(sizeof state {res['memory']['sizeof_conn_slot']}, TcpConnection {res['memory']['sizeof_tcp_connection']}), "
            f"{fmt(res['memory']['bytes_per_time_wait'])} B per TIME_WAIT entry (record {res['memory']['sizeof_time_wait_record']})."]
     lh = phases.get("latency_half")
     if lh:
@@ -167,8 +175,10 @@ def main():
                f"server {lh['server_stalls']} ({lh['server_stall_ms']:.1f} ms, longest {lh['server_max_gap_us']:.0f} µs)."]
     if res["memory"]["hold"]:
         h = res["memory"]["hold"]
-        md += ["", f"held {h['established_client']} idle connections (both sides in one process) in {h['seconds']:.1f} s, "
-               f"peak RSS {h['peak_rss_bytes'] / 2**30:.2f} GiB."]
+        md += ["", f"held {h['established_client']} idle connections (both sides in one process, "
+               f"{h.get('active_connections', '?')} full TCP states each) in {h['seconds']:.1f} s, "
+               f"peak RSS {h['peak_rss_bytes'] / 2**30:.2f} GiB, "
+               f"{h['rss_bytes_per_conn_both_sides']:.0f} B of RSS per connection for both sides."]
     if res.get("micro"):
         md += ["", "## Micro benchmarks (Google Benchmark, CPU time; cycles/op = TSC cycles per item)", "",
                "| benchmark | ns/iter (CPU) | cycles/op | items/s |", "|---|---|---|---|"]

@@ -24,6 +24,7 @@ namespace linetcp::control {
   X(icmp6_errors_in) X(ndp_bad) X(ndp_advertisements_out) X(ndp_solicitations_out)                \
   X(ndp_table_full) X(connections_opened_ipv6) X(connections_accepted_ipv6)                      \
   X(tcp_rst_sent_no_conn) X(tcp_no_conn_dropped) X(tcp_syn_fin) X(conn_table_full)               \
+  X(tcb_pool_full) X(connections_parked) X(connections_unparked) X(app_calls_deferred)          \
   X(syn_backlog_full) X(syn_cookies_sent) X(syn_cookies_accepted) X(syn_cookies_rejected)        \
   X(time_wait_full) X(time_wait_hits) X(time_wait_reused) X(time_wait_rst_ignored)              \
   X(time_wait_rst_challenged) X(ports_exhausted)                                                 \
@@ -128,7 +129,7 @@ uint64_t drops_of(const WorkerStats& s) {
          s.port.handoff_full + s.port.rx_missed + s.port.rx_no_mbuf + s.port.rx_errors + s.port.tx_errors +
          e.eth_too_short +
          e.ipv4_bad_header + e.ipv4_bad_checksum + e.ipv4_fragments + e.tcp_bad_header +
-         e.tcp_bad_checksum + e.conn_table_full + e.syn_backlog_full + e.control_queue_full +
+         e.tcp_bad_checksum + e.conn_table_full + e.tcb_pool_full + e.syn_backlog_full + e.control_queue_full +
          e.tcp_syn_fin + e.ipv6_bad_header + e.ipv6_fragments + e.ipv6_peers_full +
          s.tcp.ooo_no_buffer;
 }
@@ -193,6 +194,7 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
   const char* limits[] = {
       grew(now.endpoint.ports_exhausted, prev_.endpoint.ports_exhausted) ? " | SOURCE PORTS EXHAUSTED" : "",
       grew(now.endpoint.conn_table_full, prev_.endpoint.conn_table_full) ? " | CONNECTION TABLE FULL" : "",
+      grew(now.endpoint.tcb_pool_full, prev_.endpoint.tcb_pool_full) ? " | ACTIVE CONNECTIONS FULL" : "",
       grew(now.endpoint.time_wait_full, prev_.endpoint.time_wait_full) ? " | TIME_WAIT QUEUE FULL" : "",
       grew(now.port.mbuf_exhausted, prev_.port.mbuf_exhausted) ? " | MBUFS EXHAUSTED" : ""};
   for (const char* l : limits) {

@@ -49,7 +49,11 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
       prefix_{config.address, config.prefix_length},
       l2_len_(config.vlan != 0 && !config.vlan_tx_offload ? wire::kEthHeaderLen + 4 : wire::kEthHeaderLen),
       ooo_(config.ooo_chunks),
-      conns_(config.max_connections),
+      records_(config.max_connections),
+      tcbs_(config.active_connections != 0 ? std::min(config.active_connections, config.max_connections)
+                                           : config.max_connections),
+      parking_(tcbs_.capacity() < records_.capacity()),
+      now_(now),
       index_(config.max_connections + config.time_wait_capacity, &Endpoint::index_key, this),
       wheel_(now),
       time_wait_(config.time_wait_capacity),
@@ -123,8 +127,8 @@ int Endpoint::local6_index(const wire::Ipv6Addr& a) const {
 Endpoint::~Endpoint() {
   // Return out-of-order chunks; nothing else is owned outside the fixed arrays.
   tcp::TcpContext cx = ctx();
-  for (ConnId id = 0; id < conns_.capacity(); ++id)
-    if (conns_.in_use(id)) conns_[id].tcp.release_resources(cx);
+  for (uint32_t slot = 0; slot < tcbs_.capacity(); ++slot)
+    if (tcbs_.in_use(slot)) tcbs_[slot].tcp.release_resources(cx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,30 +170,140 @@ bool Endpoint::hold_peer(FourTuple& t) {
   return true;
 }
 
-ConnId Endpoint::new_connection(FourTuple t, uint8_t app) {
-  const ConnId id = conns_.alloc();
+ConnId Endpoint::new_connection(FourTuple t, uint8_t app, Instant now) {
+  const ConnId id = records_.alloc();
   if (id == kInvalidConn) {
     ++counters_.conn_table_full;
     return kInvalidConn;
   }
-  // An IPv6 connection holds a reference on its remote address (released with its tuple).
-  if (LINETCP_UNLIKELY(engine::is_ipv6(t)) && !hold_peer(t)) {
-    conns_.free(id);
+  const uint32_t slot = take_tcb(now);
+  if (slot == kInvalidConn) {
+    records_.free(id);
     return kInvalidConn;
   }
+  // An IPv6 connection holds a reference on its remote address (released with its tuple).
+  if (LINETCP_UNLIKELY(engine::is_ipv6(t)) && !hold_peer(t)) {
+    tcbs_.free(slot);
+    records_.free(id);
+    return kInvalidConn;
+  }
+  ConnRecord& r = records_[id];
+  r.tuple = t;  // before the insert: the index finds entries through it
   if (!index_.insert(t, id)) {
     release_peer(t);
-    conns_.free(id);
+    tcbs_.free(slot);
+    records_.free(id);
     ++counters_.conn_table_full;
     return kInvalidConn;
   }
-  Conn& c = conns_[id];
+  r.tcb = slot;
+  r.app = app;
+  r.flags &= kQueued;  // a freed record may still be on the waiting list: it stays there, skipped
+  r.deferred_send_lo = r.deferred_send_hi = 0;
+  Conn& c = tcbs_[slot];
   c.tuple = t;
   c.app = app;
   c.opened = c.active = c.embryonic = c.waiting_arp = false;
   c.armed_for = Instant::never();
   c.timer.owner = id;
   return id;
+}
+
+uint32_t Endpoint::take_tcb(Instant now) {
+  const uint32_t slot = tcbs_.alloc();
+  if (LINETCP_LIKELY(slot != kInvalidConn)) return slot;
+  // Park the connection idle the longest. Entries that went busy again since they were listed,
+  // and the connection whose event is being handled, are skipped (and unlisted: settle() lists
+  // them again when they next go idle).
+  while (Conn* c = idle_.pop_front()) {
+    if (c->timer.owner == current_ || c->ready_link.linked() || c->waiting_arp || !c->tcp.parkable()) continue;
+    park(*c, now);
+    return tcbs_.alloc();
+  }
+  ++counters_.tcb_pool_full;
+  return kInvalidConn;
+}
+
+void Endpoint::park(Conn& c, Instant now) {
+  const ConnId id = c.timer.owner;
+  ConnRecord& r = records_[id];
+  c.tcp.park(r.parked, now);
+  r.flags = static_cast<uint8_t>((r.flags & ~kActive) | kParked | (c.active ? kActive : 0));
+  if (c.timer.armed()) wheel_.cancel(c.timer);  // a lazily left timer: nothing is due
+  if (c.idle_link.linked()) idle_.remove(c);
+  tcbs_.free(r.tcb);
+  ++counters_.connections_parked;
+}
+
+Endpoint::Conn* Endpoint::expand(ConnId id, Instant now) {
+  ConnRecord& r = records_[id];
+  if (LINETCP_LIKELY(!(r.flags & kParked))) return &tcbs_[r.tcb];
+  const uint32_t slot = take_tcb(now);
+  if (slot == kInvalidConn) return nullptr;
+  Conn& c = tcbs_[slot];
+  c.tuple = r.tuple;
+  c.app = r.app;
+  c.active = (r.flags & kActive) != 0;
+  c.opened = true;  // only ESTABLISHED connections park
+  c.embryonic = c.waiting_arp = false;
+  c.armed_for = Instant::never();
+  c.timer.owner = id;
+  c.tcp.unpark(params_for(r.app, r.tuple), r.parked, now);
+  r.tcb = slot;
+  r.flags &= static_cast<uint8_t>(~kParked);
+  ++counters_.connections_unparked;
+  if (r.flags & kWaiting) replay_deferred(id, c);
+  return &c;
+}
+
+Endpoint::Conn* Endpoint::expand_for_app(ConnId id) {
+  ConnRecord& r = records_[id];
+  if (LINETCP_LIKELY(!(r.flags & kParked))) return &tcbs_[r.tcb];
+  // Calls made while the record waits join what it already waits with, in order.
+  if (!(r.flags & kWaiting))
+    if (Conn* c = expand(id, now_)) return c;
+  ++counters_.app_calls_deferred;
+  if (!(r.flags & kQueued)) {
+    r.wait_next = kNoRecord;
+    if (waiting_tail_ != kNoRecord) records_[waiting_tail_].wait_next = id;
+    else waiting_head_ = id;
+    waiting_tail_ = id;
+  }
+  r.flags |= kQueued | kWaiting;
+  return nullptr;
+}
+
+void Endpoint::replay_deferred(ConnId id, Conn& c) {
+  // The calls in the order that gives the same result as making them at once: data, the
+  // urgent mark, keep-alive, then the FIN (send() after close() was already dropped).
+  ConnRecord& r = records_[id];
+  const uint8_t f = r.flags;
+  r.flags = static_cast<uint8_t>(f & (kQueued | kActive));
+  const uint64_t bytes = uint64_t{r.deferred_send_hi} << 32 | r.deferred_send_lo;
+  r.deferred_send_lo = r.deferred_send_hi = 0;
+  if (bytes) c.tcp.send(bytes);
+  if (f & kDeferUrgent) c.tcp.send_urgent();
+  if (f & kDeferKeepalive) c.tcp.set_keepalive(true, now_);
+  if (f & kDeferClose) c.tcp.close();
+  if (f & kDeferAbort) {
+    abort(id);
+    return;
+  }
+  settle(id, now_);
+}
+
+void Endpoint::serve_waiting() {
+  // Oldest first; a record freed or expanded since it queued is skipped.
+  while (waiting_head_ != kNoRecord) {
+    const ConnId id = waiting_head_;
+    ConnRecord& r = records_[id];
+    const bool waits = records_.in_use(id) && (r.flags & kWaiting) && (r.flags & kParked);
+    if (waits && tcbs_.full() && idle_.empty()) return;  // nothing can free up before the next poll
+    if (waits && !expand(id, now_)) return;
+    waiting_head_ = r.wait_next;
+    if (waiting_head_ == kNoRecord) waiting_tail_ = kNoRecord;
+    r.flags &= static_cast<uint8_t>(~kQueued);
+  }
 }
 
 ConnId Endpoint::connect(wire::Ipv4Addr remote, uint16_t remote_port, App& app, Instant now,
@@ -277,12 +391,12 @@ ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint
     return kInvalidConn;
   }
   const tcp::SeqNum iss = isn_.isn(key_of(t), now);
-  const ConnId id = new_connection(t, slot);
+  const ConnId id = new_connection(t, slot, now);
   if (id == kInvalidConn) {
     if (owned) ports_of(t).release(t.local_port);
     return kInvalidConn;
   }
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   c.active = owned;
   c.tcp.open_active(params_for(slot, c.tuple), iss, now);
   ++counters_.connections_opened;
@@ -292,22 +406,46 @@ ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint
 }
 
 void Endpoint::send(ConnId id, uint64_t bytes) {
-  conns_[id].tcp.send(bytes);
-  if (!conns_[id].ready_link.linked()) ready_.push_back(conns_[id]);
+  Conn* c = expand_for_app(id);
+  if (LINETCP_UNLIKELY(!c)) {
+    ConnRecord& r = records_[id];
+    if (r.flags & kDeferClose) return;  // nothing may follow the FIN
+    const uint64_t total = (uint64_t{r.deferred_send_hi} << 32 | r.deferred_send_lo) + bytes;
+    r.deferred_send_lo = static_cast<uint32_t>(total);
+    r.deferred_send_hi = static_cast<uint32_t>(total >> 32);
+    return;
+  }
+  c->tcp.send(bytes);
+  if (!c->ready_link.linked()) ready_.push_back(*c);
 }
 
 void Endpoint::send_urgent(ConnId id) {
-  conns_[id].tcp.send_urgent();
-  if (!conns_[id].ready_link.linked()) ready_.push_back(conns_[id]);
+  Conn* c = expand_for_app(id);
+  if (LINETCP_UNLIKELY(!c)) {
+    records_[id].flags |= kDeferUrgent;
+    return;
+  }
+  c->tcp.send_urgent();
+  if (!c->ready_link.linked()) ready_.push_back(*c);
 }
 
 void Endpoint::close(ConnId id) {
-  conns_[id].tcp.close();
-  if (!conns_[id].ready_link.linked()) ready_.push_back(conns_[id]);
+  Conn* c = expand_for_app(id);
+  if (LINETCP_UNLIKELY(!c)) {
+    records_[id].flags |= kDeferClose;
+    return;
+  }
+  c->tcp.close();
+  if (!c->ready_link.linked()) ready_.push_back(*c);
 }
 
 void Endpoint::abort(ConnId id) {
-  Conn& c = conns_[id];
+  Conn* cp = expand_for_app(id);
+  if (LINETCP_UNLIKELY(!cp)) {
+    records_[id].flags |= kDeferAbort;
+    return;
+  }
+  Conn& c = *cp;
   const ConnId saved = current_;
   current_ = id;
   tcp::TcpContext cx = ctx();
@@ -317,27 +455,57 @@ void Endpoint::abort(ConnId id) {
   if (!c.ready_link.linked()) ready_.push_back(c);
 }
 
-void Endpoint::hold(ConnId id, uint32_t bytes) { conns_[id].tcp.hold(bytes); }
-
-void Endpoint::release(ConnId id, uint32_t bytes) {
-  conns_[id].tcp.release(bytes);
-  if (conns_[id].tcp.wants_output() && !conns_[id].ready_link.linked()) ready_.push_back(conns_[id]);
+// A parked connection holds no received data (parkable() wants none held), and a window it
+// offered stays offered: hold() and release() have nothing to change until it is back.
+void Endpoint::hold(ConnId id, uint32_t bytes) {
+  if (!parked(id)) tcb(id).tcp.hold(bytes);
 }
 
-void Endpoint::set_nodelay(ConnId id, bool on) { conns_[id].tcp.set_nodelay(on); }
+void Endpoint::release(ConnId id, uint32_t bytes) {
+  if (parked(id)) return;
+  Conn& c = tcb(id);
+  c.tcp.release(bytes);
+  if (c.tcp.wants_output() && !c.ready_link.linked()) ready_.push_back(c);
+}
+
+void Endpoint::set_nodelay(ConnId id, bool on) {
+  if (parked(id)) {
+    tcp::ParkedTcb& p = records_[id].parked;
+    p.flags = static_cast<uint8_t>(on ? p.flags | tcp::ParkedTcb::kNoDelay : p.flags & ~tcp::ParkedTcb::kNoDelay);
+    return;
+  }
+  tcb(id).tcp.set_nodelay(on);
+}
 
 void Endpoint::set_keepalive(ConnId id, bool on, Instant now) {
-  conns_[id].tcp.set_keepalive(on, now);
+  if (parked(id) && !on) {  // parked connections have it off
+    records_[id].flags &= static_cast<uint8_t>(~kDeferKeepalive);
+    return;
+  }
+  now_ = std::max(now_, now);
+  Conn* c = expand_for_app(id);
+  if (!c) {
+    records_[id].flags |= kDeferKeepalive;
+    return;
+  }
+  c->tcp.set_keepalive(on, now);
   settle(id, now);
 }
 
-void Endpoint::set_user_timeout(ConnId id, Duration timeout) { conns_[id].tcp.set_user_timeout(timeout); }
+void Endpoint::set_user_timeout(ConnId id, Duration timeout) {
+  if (parked(id)) {  // kept to the millisecond, rounded up, as park() does
+    records_[id].parked.user_timeout_ms =
+        static_cast<uint32_t>(std::min<int64_t>((timeout.ns() + 999'999) / 1'000'000, UINT32_MAX));
+    return;
+  }
+  tcb(id).tcp.set_user_timeout(timeout);
+}
 
 // ---------------------------------------------------------------------------------------------
 // ConnSink: events of the connection `current_`, forwarded to its application.
 
 void Endpoint::on_established() {
-  Conn& c = conns_[current_];
+  Conn& c = tcb(current_);
   if (c.embryonic) {
     c.embryonic = false;
     --syn_received_;
@@ -353,21 +521,21 @@ void Endpoint::on_established() {
 }
 
 void Endpoint::on_data(std::span<const uint8_t> data) {
-  apps_[conns_[current_].app].app->on_data(*this, current_, data);
+  apps_[tcb(current_).app].app->on_data(*this, current_, data);
 }
 
 void Endpoint::on_urgent(uint64_t urgent_end) {
-  apps_[conns_[current_].app].app->on_urgent(*this, current_, urgent_end);
+  apps_[tcb(current_).app].app->on_urgent(*this, current_, urgent_end);
 }
 
 void Endpoint::on_acked(uint64_t acked_until) {
-  apps_[conns_[current_].app].app->on_acked(*this, current_, acked_until);
+  apps_[tcb(current_).app].app->on_acked(*this, current_, acked_until);
 }
 
-void Endpoint::on_peer_fin() { apps_[conns_[current_].app].app->on_peer_closed(*this, current_); }
+void Endpoint::on_peer_fin() { apps_[tcb(current_).app].app->on_peer_closed(*this, current_); }
 
 void Endpoint::on_closed(tcp::CloseReason reason) {
-  Conn& c = conns_[current_];
+  Conn& c = tcb(current_);
   if (c.embryonic) {
     c.embryonic = false;
     --syn_received_;
@@ -386,7 +554,7 @@ void Endpoint::on_closed(tcp::CloseReason reason) {
 // Connection lifecycle
 
 void Endpoint::settle(ConnId id, Instant now, bool requeue) {
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   tcp::TcpConnection& tc = c.tcp;
   if (tc.is_closed() && !tc.wants_output()) {
     free_connection(id);
@@ -401,7 +569,12 @@ void Endpoint::settle(ConnId id, Instant now, bool requeue) {
   // went away fires, finds nothing due, and is not re-armed: cheaper than cancelling, since
   // most deadlines come back (the next segment restarts the RTO).
   const Instant deadline = tc.next_deadline();
-  if (deadline.is_never()) return;
+  if (deadline.is_never()) {
+    // Idle: a candidate to give its full state up when another connection needs one.
+    if (parking_ && !c.idle_link.linked() && tc.parkable()) idle_.push_back(c);
+    return;
+  }
+  if (LINETCP_UNLIKELY(c.idle_link.linked())) idle_.remove(c);
   if (!c.timer.armed() || deadline < c.armed_for) {
     wheel_.schedule(c.timer, deadline);
     c.armed_for = deadline;
@@ -409,9 +582,10 @@ void Endpoint::settle(ConnId id, Instant now, bool requeue) {
 }
 
 void Endpoint::free_connection(ConnId id, bool erase_index) {
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   if (c.waiting_arp) arp_wait_.remove(c);
   else ready_.remove(c);
+  if (c.idle_link.linked()) idle_.remove(c);
   c.waiting_arp = false;
   if (c.timer.armed()) wheel_.cancel(c.timer);
   tcp::TcpContext cx = ctx();
@@ -423,12 +597,13 @@ void Endpoint::free_connection(ConnId id, bool erase_index) {
   if (c.active) ports_of(c.tuple).release(c.tuple.local_port);
   if (c.embryonic) --syn_received_;
   c.embryonic = false;
-  conns_.free(id);
+  tcbs_.free(records_[id].tcb);
+  records_.free(id);
   ++counters_.connections_closed;
 }
 
 void Endpoint::to_time_wait(ConnId id, Instant now) {
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   const tcp::TcpConnection& tc = c.tcp;
   TimeWaitRecord r;
   r.tuple = c.tuple;
@@ -452,7 +627,7 @@ void Endpoint::to_time_wait(ConnId id, Instant now) {
 }
 
 void Endpoint::fire_timer(ConnId id, Instant now) {
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   c.armed_for = Instant::never();
   const ConnId saved = current_;
   current_ = id;
@@ -463,6 +638,7 @@ void Endpoint::fire_timer(ConnId id, Instant now) {
 }
 
 void Endpoint::advance(Instant now) {
+  now_ = now;
   wheel_.advance(now, [&](TimerNode& n) { fire_timer(n.owner, now); });
   if (!arp_wait_.empty() && now >= arp_retry_at_) {
     // Connections parked for address resolution try again: poll_output() looks the neighbour up
@@ -494,15 +670,15 @@ uint32_t Endpoint::ports_available() const {
 
 std::array<uint32_t, 11> Endpoint::state_histogram() const {
   std::array<uint32_t, 11> h{};
-  for (ConnId id = 0; id < conns_.capacity(); ++id)
-    if (conns_.in_use(id)) ++h[static_cast<std::size_t>(conns_[id].tcp.state())];
+  for (ConnId id = 0; id < records_.capacity(); ++id)
+    if (records_.in_use(id)) ++h[static_cast<std::size_t>(parked(id) ? State::kEstablished : connection(id).state())];
   h[static_cast<std::size_t>(State::kTimeWait)] += time_wait_.size();
   return h;
 }
 
 
 std::size_t Endpoint::memory_bytes() const {
-  return conns_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() + peers_.memory_bytes() +
+  return records_.memory_bytes() + tcbs_.memory_bytes() + index_.memory_bytes() + time_wait_.memory_bytes() + peers_.memory_bytes() +
          std::size_t{ooo_.capacity()} * sizeof(tcp::ChunkPool::Chunk);
 }
 
@@ -511,9 +687,15 @@ Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
   // The remote IPv6 address table is sized like the index (one slot per connection or TIME_WAIT
   // record, none without IPv6), so its share goes with the index's.
   m.index_entry = static_cast<double>(index_.memory_bytes() + peers_.memory_bytes()) / index_.capacity();
-  m.connection = static_cast<double>(conns_.memory_bytes()) / conns_.capacity() + m.index_entry;
+  const double per_record = static_cast<double>(records_.memory_bytes()) / records_.capacity();
+  const double per_tcb = static_cast<double>(tcbs_.memory_bytes()) / tcbs_.capacity();
+  m.idle_connection = per_record + m.index_entry;
+  m.active_connection = per_record + per_tcb + m.index_entry;
+  m.connection = static_cast<double>(records_.memory_bytes() + tcbs_.memory_bytes()) / records_.capacity() +
+                 m.index_entry;
   m.time_wait = static_cast<double>(time_wait_.memory_bytes()) / time_wait_.capacity() + m.index_entry;
   m.conn_object = sizeof(Conn);
+  m.conn_record = sizeof(ConnRecord);
   m.tcp_connection = sizeof(tcp::TcpConnection);
   m.time_wait_record = sizeof(TimeWaitRecord);
   return m;
@@ -523,6 +705,7 @@ Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
 // Input
 
 void Endpoint::input(std::span<const uint8_t> frame, Instant now) {
+  now_ = now;
   ++counters_.frames_in;
   const auto eth = wire::EthernetView::parse(frame);
   if (!eth) {
@@ -873,7 +1056,9 @@ void Endpoint::handle_segment(const wire::TcpHeaderView& th, FourTuple t, Instan
   // A remote IPv6 address not interned has no connection nor TIME_WAIT record.
   const uint32_t found = t.remote_ip == kPendingPeer ? kInvalidConn : index_.find(t);
   if (found != kInvalidConn && !(found & kTimeWaitBit)) {
-    Conn& c = conns_[found];
+    Conn* cp = expand(found, now);
+    if (LINETCP_UNLIKELY(!cp)) return;  // no full state to be had (counted): the peer retransmits
+    Conn& c = *cp;
     const ConnId saved = current_;
     current_ = found;
     tcp::TcpContext cx = ctx();
@@ -963,7 +1148,7 @@ const FourTuple* Endpoint::index_key(const void* ctx, uint32_t value) {
     const TimeWaitRecord* r = ep.time_wait_.get(value & ~kTimeWaitBit);
     return r != nullptr ? &r->tuple : nullptr;
   }
-  return &ep.conns_[value].tuple;
+  return &ep.records_[value].tuple;
 }
 
 void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTuple& t, Instant now) {
@@ -978,13 +1163,13 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
         now - last_cookie_sent_ < kCookieWindow) {
       const auto opts = cookies_.check(key_of(t), seg.seq - 1u, seg.ack - 1u, now);
       if (opts) {
-        const ConnId id = new_connection(t, slot);
+        const ConnId id = new_connection(t, slot, now);
         if (id == kInvalidConn) return;
         ++counters_.syn_cookies_accepted;
         const tcp::TcpConnection::CookieState cs{seg.ack - 1u, seg.seq - 1u, opts->mss,
                                                  opts->window_scale_ok, opts->window_scale,
                                                  opts->sack_permitted};
-        Conn& c = conns_[id];
+        Conn& c = tcb(id);
         c.embryonic = false;
         const ConnId saved = current_;
         current_ = id;
@@ -1012,7 +1197,7 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
   // A full table drops the SYN, cookies or not: a cookie would promise a connection with no slot
   // to hold it, and its ACK and request would be dropped or reset. The peer retries the SYN (as
   // with Linux's full accept queue). Cookies answer a full backlog, where slots are still free.
-  if (conns_.size() >= conns_.capacity()) {
+  if (records_.full()) {
     ++counters_.conn_table_full;
     return;
   }
@@ -1021,9 +1206,9 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
     if (config_.syn_cookies) send_syn_cookie(seg, t, params_for(slot, t), now);
     return;
   }
-  const ConnId id = new_connection(t, slot);
+  const ConnId id = new_connection(t, slot, now);
   if (id == kInvalidConn) return;
-  Conn& c = conns_[id];
+  Conn& c = tcb(id);
   c.embryonic = true;
   ++syn_received_;
   c.tcp.open_passive(params_for(slot, t), seg, isn_.isn(key_of(c.tuple), now), now);
@@ -1136,7 +1321,7 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
   const std::size_t hlen = wire::write_tcp_header(tcp, f, seg.opts);
   if (seg.payload_len > 0) {
     const std::span<uint8_t> dst(tcp + hlen, seg.payload_len);
-    if (owner != kInvalidConn) apps_[conns_[owner].app].app->fill_payload(*this, owner, seg.payload_offset, dst);
+    if (owner != kInvalidConn) apps_[records_[owner].app].app->fill_payload(*this, owner, seg.payload_offset, dst);
     else std::memset(dst.data(), 0, dst.size());
   }
   const std::size_t l4 = hlen + seg.payload_len;
@@ -1176,6 +1361,8 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
 }
 
 std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_frames) {
+  now_ = now;
+  if (LINETCP_UNLIKELY(waiting_head_ != kNoRecord)) serve_waiting();
   std::size_t sent = 0;
   // Answers first: they are few and small.
   if (!drain_control(sink, sent, max_frames)) return sent;

@@ -232,7 +232,7 @@ bool TcpConnection::parkable() const {
            in_recovery_ || rtt_timing_ || probe_pending_ || keepalive_pending_ || urgent_pending_ ||
            window_update_pending_ || rtx_force_ || fin_ooo_) &&
          rto_deadline_.is_never() && delack_deadline_.is_never() && persist_deadline_.is_never() &&
-         first_rtx_time_.is_never() && rtt_.backoff() == 0 &&
+         first_rtx_time_.is_never() &&
          user_timeout_.ns() <= int64_t{UINT32_MAX} * 1'000'000;
 }
 
@@ -269,7 +269,8 @@ void TcpConnection::park(ParkedTcb& p, Instant now) const {
                                  (sack_ok_ ? ParkedTcb::kSack : 0) | (nodelay_ ? ParkedTcb::kNoDelay : 0) |
                                  (ws_ok_ ? ParkedTcb::kWindowScale : 0) |
                                  (rtt_.has_sample() ? ParkedTcb::kRttSample : 0));
-  p.reserved[0] = p.reserved[1] = p.reserved[2] = 0;
+  p.rto_backoff = rtt_.backoff();
+  p.reserved[0] = p.reserved[1] = 0;
 }
 
 void TcpConnection::unpark(const TcpParams& params, const ParkedTcb& p, Instant now) {
@@ -301,7 +302,8 @@ void TcpConnection::unpark(const TcpParams& params, const ParkedTcb& p, Instant 
   rcv_offset_ = uint64_t{p.rcv_offset_hi} << 32 | static_cast<uint32_t>(p.rcv_nxt - p.irs - 1u);
   rcv_adv_ = SeqNum(p.rcv_adv);
   ts_recent_ = p.ts_recent;
-  if (p.flags & ParkedTcb::kRttSample) rtt_.restore(Duration::nanos(p.srtt_ns), Duration::nanos(p.rttvar_ns));
+  rtt_.restore((p.flags & ParkedTcb::kRttSample) != 0, Duration::nanos(p.srtt_ns), Duration::nanos(p.rttvar_ns),
+               p.rto_backoff);
   const uint32_t data_mss = snd_mss_ - (ts_ok_ ? 12u : 0u);
   cc_.restore(params.congestion, data_mss, p.cwnd, p.ssthresh, p.cubic_w_max);
   user_timeout_ = Duration::millis(p.user_timeout_ms);

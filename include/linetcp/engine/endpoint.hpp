@@ -67,6 +67,11 @@ struct EndpointConfig {
   uint8_t ttl = 64;  // MUST-49
   uint8_t tos = 0;   // MUST-48: DSCP/ECN byte of everything we send
   uint32_t max_connections = 65536;
+  // Connections with their full TCP state (about 450 bytes each) at once; 0: max_connections.
+  // Fewer: when the full states run out, the connection idle the longest (ESTABLISHED, nothing in
+  // flight, no timer) is parked in its 112-byte record and brought back by its next segment or
+  // application call. Holding millions of idle connections then costs ~125 bytes each.
+  uint32_t active_connections = 0;
   uint32_t syn_backlog = 4096;  // connections in SYN-RECEIVED at once
   bool syn_cookies = true;
   uint32_t time_wait_capacity = 65536;
@@ -151,6 +156,10 @@ struct EndpointCounters {
   uint64_t tcp_no_conn_dropped = 0;    // a RST to no connection: dropped silently
   uint64_t tcp_syn_fin = 0;            // SYN+FIN to a listener: dropped (a scan, never a real open)
   uint64_t conn_table_full = 0;
+  uint64_t tcb_pool_full = 0;        // no full TCP state free and none idle to park: SYN or segment dropped
+  uint64_t connections_parked = 0;   // idle connections moved to their compact record
+  uint64_t connections_unparked = 0; // brought back into a full TCP state
+  uint64_t app_calls_deferred = 0;   // an application call on a parked connection waited for a full state
   uint64_t syn_backlog_full = 0;
   uint64_t syn_cookies_sent = 0;
   uint64_t syn_cookies_accepted = 0;
@@ -215,7 +224,12 @@ class Endpoint final : private tcp::ConnSink {
   void advance(base::Instant now);
   // When advance() next has work, or Instant::never(). Pending output is has_output()'s to say.
   base::Instant next_deadline() const;
-  bool has_output() const { return !ready_.empty() || control_count_ > 0; }
+  // Also true while parked connections wait for a full state and one can now be had: the
+  // next poll_output() replays their calls.
+  bool has_output() const {
+    return !ready_.empty() || control_count_ > 0 ||
+           (LINETCP_UNLIKELY(waiting_head_ != kNoRecord) && (!idle_.empty() || !tcbs_.full()));
+  }
 
   // --- sockets ---
   // Passive open on `port` (MUST-42: one listener per port, independent of connections).
@@ -255,15 +269,20 @@ class Endpoint final : private tcp::ConnSink {
   }
 
   // --- inspection ---
-  const tcp::TcpConnection& connection(ConnId id) const { return conns_[id].tcp; }
-  const FourTuple& tuple(ConnId id) const { return conns_[id].tuple; }
-  bool is_ipv6(ConnId id) const { return engine::is_ipv6(conns_[id].tuple); }
+  // The connection's TCP state; not for a parked connection (see parked()).
+  const tcp::TcpConnection& connection(ConnId id) const { return tcbs_[records_[id].tcb].tcp; }
+  const FourTuple& tuple(ConnId id) const { return records_[id].tuple; }
+  bool is_ipv6(ConnId id) const { return engine::is_ipv6(records_[id].tuple); }
   // The addresses of an IPv6 connection (its tuple holds table indices).
-  const wire::Ipv6Addr& local_ipv6(ConnId id) const { return local6_[conns_[id].tuple.local_ip].addr; }
-  const wire::Ipv6Addr& remote_ipv6(ConnId id) const { return peers_.addr(conns_[id].tuple.remote_ip); }
-  bool valid(ConnId id) const { return conns_.in_use(id); }
-  uint32_t capacity() const { return conns_.capacity(); }
-  uint32_t active_connections() const { return conns_.size(); }
+  const wire::Ipv6Addr& local_ipv6(ConnId id) const { return local6_[records_[id].tuple.local_ip].addr; }
+  const wire::Ipv6Addr& remote_ipv6(ConnId id) const { return peers_.addr(records_[id].tuple.remote_ip); }
+  bool valid(ConnId id) const { return records_.in_use(id); }
+  uint32_t capacity() const { return records_.capacity(); }
+  uint32_t active_connections() const { return records_.size(); }
+  // Parked connections (see EndpointConfig::active_connections) have no TcpConnection to inspect.
+  bool parked(ConnId id) const { return (records_[id].flags & kParked) != 0; }
+  uint32_t parked_connections() const { return records_.size() - tcbs_.size(); }
+  uint32_t tcb_capacity() const { return tcbs_.capacity(); }
   uint32_t time_wait_count() const { return time_wait_.size(); }
   uint32_t ports_available() const;
   // Whether `a` is one of our addresses (the main one or the source range).
@@ -285,21 +304,27 @@ class Endpoint final : private tcp::ConnSink {
   // the slab with the free-stack and bitmap share, and one index entry's share of the index) and
   // for one TIME_WAIT record (the record and one index entry's share).
   struct MemoryPerEntry {
-    double connection = 0;
+    double connection = 0;       // everything preallocated per connection: records, full states, index
+    double idle_connection = 0;  // one more idle (parked) connection: its record and index share
+    double active_connection = 0;  // one connection in a full state: record, TCB slot, index share
     double time_wait = 0;
     double index_entry = 0;         // index (+ IPv6 peer table) bytes / entries it holds
-    std::size_t conn_object = 0;    // sizeof the slab's object: TcpConnection + tuple, timer, links
+    std::size_t conn_object = 0;    // sizeof a full state: TcpConnection + tuple, timer, links
+    std::size_t conn_record = 0;    // sizeof a connection's record (its parked form)
     std::size_t tcp_connection = 0; // sizeof(tcp::TcpConnection)
     std::size_t time_wait_record = 0;
   };
   MemoryPerEntry memory_per_entry() const;
 
  private:
+  // A connection's full state, from a pool of active_connections. `tuple`, `app` and `active`
+  // repeat its record's so that the hot paths read one object; timer.owner is its ConnId.
   struct Conn {
     tcp::TcpConnection tcp;
     FourTuple tuple;
     TimerNode timer;
     base::ListNode ready_link;  // on ready_ or arp_wait_
+    base::ListNode idle_link;   // on idle_: parkable, a candidate to give its full state up
     base::Instant armed_for = base::Instant::never();
     uint8_t app = 0;
     bool opened = false;     // the application saw on_open()
@@ -320,6 +345,26 @@ class Endpoint final : private tcp::ConnSink {
     std::unique_ptr<PortAllocator> ports;  // for connect()
   };
   using ReadyList = base::IntrusiveList<Conn, &Conn::ready_link>;
+  using IdleList = base::IntrusiveList<Conn, &Conn::idle_link>;
+
+  // Every connection has a record; ConnId is its index, stable for the connection's life. The
+  // index maps tuples to records. While expanded, `tcb` names its full state; while parked,
+  // `parked` holds it, and application calls that need a full state when none can be had are
+  // kept here (deferred_send, kDefer*) and replayed when one frees (the waiting list).
+  struct ConnRecord {
+    FourTuple tuple;
+    uint32_t tcb = 0;
+    uint32_t wait_next = 0;  // next on the waiting list (while kQueued)
+    uint8_t app = 0;
+    uint8_t flags = 0;
+    uint16_t reserved = 0;
+    uint32_t deferred_send_lo = 0, deferred_send_hi = 0;  // 4-byte aligned: the record stays 112 B
+    tcp::ParkedTcb parked;
+  };
+  static_assert(sizeof(ConnRecord) == 112);
+  static constexpr uint8_t kParked = 1, kActive = 2, kQueued = 4, kWaiting = 8, kDeferUrgent = 16,
+                           kDeferClose = 32, kDeferAbort = 64, kDeferKeepalive = 128;
+  static constexpr uint32_t kNoRecord = UINT32_MAX;
 
   // tcp::ConnSink, forwarded to the application of current_.
   void on_established() override;
@@ -356,7 +401,19 @@ class Endpoint final : private tcp::ConnSink {
   void release_peer(const FourTuple& t) {
     if (engine::is_ipv6(t)) peers_.release(t.remote_ip);
   }
-  ConnId new_connection(FourTuple t, uint8_t app);
+  ConnId new_connection(FourTuple t, uint8_t app, base::Instant now);
+  Conn& tcb(ConnId id) { return tcbs_[records_[id].tcb]; }
+  // A full state for a new or unparked connection: a free one, or the one idle the longest,
+  // parked for it. kInvalidConn (counted) when every one is busy.
+  uint32_t take_tcb(base::Instant now);
+  void park(Conn& c, base::Instant now);
+  // The connection's full state, unparking it if needed; nullptr when none can be had.
+  Conn* expand(ConnId id, base::Instant now);
+  // For an application call: expand(), or nullptr after putting the record on the waiting list
+  // (the caller records what it wanted in the record).
+  Conn* expand_for_app(ConnId id);
+  void replay_deferred(ConnId id, Conn& c);
+  void serve_waiting();
   tcp::TupleKey key_of(const FourTuple& t) const;
   PortAllocator& ports_of(const FourTuple& t) {
     return engine::is_ipv6(t) ? *local6_[t.local_ip].ports : ports_of(t.local_ip);
@@ -414,7 +471,12 @@ class Endpoint final : private tcp::ConnSink {
   EndpointCounters counters_;
   tcp::TcpCounters tcp_counters_;
   tcp::ChunkPool ooo_;
-  Slab<Conn> conns_;
+  Slab<ConnRecord> records_;
+  Slab<Conn> tcbs_;
+  bool parking_;  // fewer full states than records: idle connections may be parked
+  IdleList idle_;
+  uint32_t waiting_head_ = kNoRecord, waiting_tail_ = kNoRecord;
+  base::Instant now_;  // the latest time given to input(), advance() or poll_output(), for app calls
   ConnIndex index_;  // tuple -> ConnId, or TIME_WAIT handle | kTimeWaitBit
   TimerWheel wheel_;
   TimeWaitQueue time_wait_;

@@ -32,13 +32,15 @@ class RttEstimator {
     rto_ = std::clamp(srtt_ + rttvar_ * 4, min_, max_);
     backoff_ = 0;
   }
-  // Brings back a parked estimator: the same SRTT and RTTVAR, backoff 0.
-  void restore(base::Duration srtt, base::Duration rttvar) {
-    srtt_ = srtt;
-    rttvar_ = rttvar;
-    has_sample_ = true;
-    rto_ = std::clamp(srtt_ + rttvar_ * 4, min_, max_);
-    backoff_ = 0;
+  // Brings back a parked estimator: the same SRTT and RTTVAR (when it had a sample) and backoff.
+  void restore(bool has_sample, base::Duration srtt, base::Duration rttvar, uint8_t backoff) {
+    if (has_sample) {
+      srtt_ = srtt;
+      rttvar_ = rttvar;
+      has_sample_ = true;
+      rto_ = std::clamp(srtt_ + rttvar_ * 4, min_, max_);
+    }
+    backoff_ = backoff;
   }
   // (5.5) double the timer on expiry, bounded by the maximum.
   void back_off() {

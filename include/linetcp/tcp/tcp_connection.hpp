@@ -143,7 +143,8 @@ struct ParkedTcb {
   uint16_t snd_mss;
   uint8_t snd_wscale, rcv_wscale;
   uint8_t flags;  // kPassive, ...
-  uint8_t reserved[3];
+  uint8_t rto_backoff;  // RTO doublings still in force (a retransmitted SYN leaves one, RFC 6298 5.7)
+  uint8_t reserved[2];
 
   static constexpr uint8_t kPassive = 1, kTimestamps = 2, kSack = 4, kNoDelay = 8, kWindowScale = 16,
                            kRttSample = 32;
