@@ -257,6 +257,7 @@ Endpoint::Conn* Endpoint::expand(ConnId id, Instant now) {
 }
 
 Endpoint::Conn* Endpoint::expand_for_app(ConnId id) {
+  if (id == current_) return current_conn_;  // a call from inside the connection's own event
   ConnRecord& r = records_[id];
   if (LINETCP_LIKELY(!(r.flags & kParked))) return &tcbs_[r.tcb];
   // Calls made while the record waits join what it already waits with, in order.
@@ -446,11 +447,11 @@ void Endpoint::abort(ConnId id) {
     return;
   }
   Conn& c = *cp;
-  const ConnId saved = current_;
-  current_ = id;
-  tcp::TcpContext cx = ctx();
-  c.tcp.abort(cx, *this);
-  current_ = saved;
+  {
+    const CurrentScope scope(*this, id, c);
+    tcp::TcpContext cx = ctx();
+    c.tcp.abort(cx, *this);
+  }
   // The RST (if any) goes out at the next poll; the slot is freed after it.
   if (!c.ready_link.linked()) ready_.push_back(c);
 }
@@ -505,7 +506,7 @@ void Endpoint::set_user_timeout(ConnId id, Duration timeout) {
 // ConnSink: events of the connection `current_`, forwarded to its application.
 
 void Endpoint::on_established() {
-  Conn& c = tcb(current_);
+  Conn& c = *current_conn_;
   if (c.embryonic) {
     c.embryonic = false;
     --syn_received_;
@@ -521,21 +522,21 @@ void Endpoint::on_established() {
 }
 
 void Endpoint::on_data(std::span<const uint8_t> data) {
-  apps_[tcb(current_).app].app->on_data(*this, current_, data);
+  apps_[current_conn_->app].app->on_data(*this, current_, data);
 }
 
 void Endpoint::on_urgent(uint64_t urgent_end) {
-  apps_[tcb(current_).app].app->on_urgent(*this, current_, urgent_end);
+  apps_[current_conn_->app].app->on_urgent(*this, current_, urgent_end);
 }
 
 void Endpoint::on_acked(uint64_t acked_until) {
-  apps_[tcb(current_).app].app->on_acked(*this, current_, acked_until);
+  apps_[current_conn_->app].app->on_acked(*this, current_, acked_until);
 }
 
-void Endpoint::on_peer_fin() { apps_[tcb(current_).app].app->on_peer_closed(*this, current_); }
+void Endpoint::on_peer_fin() { apps_[current_conn_->app].app->on_peer_closed(*this, current_); }
 
 void Endpoint::on_closed(tcp::CloseReason reason) {
-  Conn& c = tcb(current_);
+  Conn& c = *current_conn_;
   if (c.embryonic) {
     c.embryonic = false;
     --syn_received_;
@@ -553,8 +554,8 @@ void Endpoint::on_closed(tcp::CloseReason reason) {
 // ---------------------------------------------------------------------------------------------
 // Connection lifecycle
 
-void Endpoint::settle(ConnId id, Instant now, bool requeue) {
-  Conn& c = tcb(id);
+void Endpoint::settle(Conn& c, Instant now, bool requeue) {
+  const ConnId id = c.timer.owner;
   tcp::TcpConnection& tc = c.tcp;
   if (tc.is_closed() && !tc.wants_output()) {
     free_connection(id);
@@ -629,11 +630,11 @@ void Endpoint::to_time_wait(ConnId id, Instant now) {
 void Endpoint::fire_timer(ConnId id, Instant now) {
   Conn& c = tcb(id);
   c.armed_for = Instant::never();
-  const ConnId saved = current_;
-  current_ = id;
-  tcp::TcpContext cx = ctx();
-  c.tcp.on_timer(now, cx, *this);
-  current_ = saved;
+  {
+    const CurrentScope scope(*this, id, c);
+    tcp::TcpContext cx = ctx();
+    c.tcp.on_timer(now, cx, *this);
+  }
   settle(id, now);
 }
 
@@ -1059,12 +1060,12 @@ void Endpoint::handle_segment(const wire::TcpHeaderView& th, FourTuple t, Instan
     Conn* cp = expand(found, now);
     if (LINETCP_UNLIKELY(!cp)) return;  // no full state to be had (counted): the peer retransmits
     Conn& c = *cp;
-    const ConnId saved = current_;
-    current_ = found;
-    tcp::TcpContext cx = ctx();
-    c.tcp.on_segment(seg, now, cx, *this);
-    current_ = saved;
-    settle(found, now);
+    {
+      const CurrentScope scope(*this, found, c);
+      tcp::TcpContext cx = ctx();
+      c.tcp.on_segment(seg, now, cx, *this);
+    }
+    settle(c, now);
     return;
   }
   bool to_listener = true;
@@ -1171,11 +1172,11 @@ void Endpoint::handle_listener(uint8_t slot, const SegmentIn& seg, const FourTup
                                                  opts->sack_permitted};
         Conn& c = tcb(id);
         c.embryonic = false;
-        const ConnId saved = current_;
-        current_ = id;
-        tcp::TcpContext cx = ctx();
-        c.tcp.open_from_cookie(params_for(slot, t), cs, seg, now, cx, *this);
-        current_ = saved;
+        {
+          const CurrentScope scope(*this, id, c);
+          tcp::TcpContext cx = ctx();
+          c.tcp.open_from_cookie(params_for(slot, t), cs, seg, now, cx, *this);
+        }
         settle(id, now);
         return;
       }
@@ -1307,11 +1308,12 @@ void Endpoint::queue_tcp_control(const FourTuple& t, const SegmentOut& seg) {
   // Answers go back to the MAC the segment came from: no ARP round trip for a stateless reply.
   uint8_t* f = control_frame();
   if (!f) return;
-  commit_control(write_tcp_frame(f, reply_mac_, t, seg, kInvalidConn, false, nullptr));
+  commit_control(write_tcp_frame(f, reply_mac_, t, seg, kInvalidConn, 0, false, nullptr));
 }
 
 std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac, const FourTuple& t,
-                                      const SegmentOut& seg, ConnId owner, bool offload, TxMeta* meta) {
+                                      const SegmentOut& seg, ConnId owner, uint8_t app, bool offload,
+                                      TxMeta* meta) {
   const bool v6 = engine::is_ipv6(t);
   uint8_t* ip = buf + l2_len_;
   uint8_t* tcp = ip + (LINETCP_UNLIKELY(v6) ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen);
@@ -1321,7 +1323,7 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
   const std::size_t hlen = wire::write_tcp_header(tcp, f, seg.opts);
   if (seg.payload_len > 0) {
     const std::span<uint8_t> dst(tcp + hlen, seg.payload_len);
-    if (owner != kInvalidConn) apps_[records_[owner].app].app->fill_payload(*this, owner, seg.payload_offset, dst);
+    if (owner != kInvalidConn) apps_[app].app->fill_payload(*this, owner, seg.payload_offset, dst);
     else std::memset(dst.data(), 0, dst.size());
   }
   const std::size_t l4 = hlen + seg.payload_len;
@@ -1405,7 +1407,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
         break;
       }
       TxMeta meta = tx_meta();
-      const std::size_t len = write_tcp_frame(buf.data(), mac, c->tuple, seg, id,
+      const std::size_t len = write_tcp_frame(buf.data(), mac, c->tuple, seg, id, c->app,
                                               config_.tx_checksum_offload, &meta);
       sink.commit_frame(len, meta);
       ++counters_.frames_out;
@@ -1414,7 +1416,7 @@ std::size_t Endpoint::poll_output(FrameSink& sink, Instant now, std::size_t max_
     // More to send after a full burst: back of the line. Otherwise the connection waits for its
     // next event (requeueing here would spin on a connection whose window is closed).
     const bool more = burst == kBurstPerConnection || sent == max_frames;
-    settle(id, now, more);
+    settle(*c, now, more);
   }
   // ARP requests queued by the loop above go out now, not at the next poll: a poll that sent
   // nothing else would otherwise return 0 with output still pending, and a caller that polls

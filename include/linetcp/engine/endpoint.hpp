@@ -319,7 +319,7 @@ class Endpoint final : private tcp::ConnSink {
  private:
   // A connection's full state, from a pool of active_connections. `tuple`, `app` and `active`
   // repeat its record's so that the hot paths read one object; timer.owner is its ConnId.
-  struct Conn {
+  struct alignas(64) Conn {
     tcp::TcpConnection tcp;
     FourTuple tuple;
     TimerNode timer;
@@ -425,7 +425,8 @@ class Endpoint final : private tcp::ConnSink {
                        base::Instant now, const tcp::TcpParams* params);
   // After any event on a connection: free it, move it to TIME_WAIT, queue it for output, and
   // keep its timer right.
-  void settle(ConnId id, base::Instant now, bool requeue = true);
+  void settle(Conn& c, base::Instant now, bool requeue = true);
+  void settle(ConnId id, base::Instant now, bool requeue = true) { settle(tcb(id), now, requeue); }
   void free_connection(ConnId id, bool erase_index = true);
   void to_time_wait(ConnId id, base::Instant now);
   // What a live TIME_WAIT record holds goes back: its index entry, its port, its peer reference.
@@ -444,7 +445,7 @@ class Endpoint final : private tcp::ConnSink {
   uint8_t* control_frame();  // nullptr when the ring is full (counted)
   void commit_control(std::size_t len);
   std::size_t write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac, const FourTuple& t,
-                              const tcp::SegmentOut& seg, ConnId payload_owner, bool offload,
+                              const tcp::SegmentOut& seg, ConnId payload_owner, uint8_t app, bool offload,
                               TxMeta* meta);
   void queue_tcp_control(const FourTuple& t, const tcp::SegmentOut& seg);
   void queue_arp_request(wire::Ipv4Addr target);
@@ -527,6 +528,27 @@ class Endpoint final : private tcp::ConnSink {
   uint32_t syn_received_ = 0;
   base::Instant last_cookie_sent_ = base::Instant::never();
   ConnId current_ = kInvalidConn;  // the connection whose ConnSink events are being delivered
+  Conn* current_conn_ = nullptr;   // its full state
+  // Makes a connection current_ for one scope (events nest: an application may act on another
+  // connection from inside a callback).
+  class CurrentScope {
+   public:
+    CurrentScope(Endpoint& ep, ConnId id, Conn& c) : ep_(ep), saved_id_(ep.current_), saved_conn_(ep.current_conn_) {
+      ep.current_ = id;
+      ep.current_conn_ = &c;
+    }
+    ~CurrentScope() {
+      ep_.current_ = saved_id_;
+      ep_.current_conn_ = saved_conn_;
+    }
+    CurrentScope(const CurrentScope&) = delete;
+    CurrentScope& operator=(const CurrentScope&) = delete;
+
+   private:
+    Endpoint& ep_;
+    ConnId saved_id_;
+    Conn* saved_conn_;
+  };
   wire::MacAddr reply_mac_;
   PortFilter port_filter_ = nullptr;
   const void* port_filter_ctx_ = nullptr;        // source MAC of the frame being processed: where answers go
