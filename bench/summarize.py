@@ -51,6 +51,9 @@ def main():
             phases[name][f"{side}_stalls"] = sum(x.get("stalls", 0) for x in ws)
             phases[name][f"{side}_stall_ms"] = sum(x.get("stall_ms", 0) for x in ws)
             phases[name][f"{side}_max_gap_us"] = max((x.get("max_gap_us", 0) for x in ws), default=0)
+            cs = (rep or {}).get("counters", {})
+            phases[name][f"{side}_parked"] = cs.get("endpoint.connections_parked", 0)
+            phases[name][f"{side}_unparked"] = cs.get("endpoint.connections_unparked", 0)
 
     def ph(name, key):
         return phases.get(name, {}).get(key)
@@ -82,6 +85,7 @@ def main():
             "bulk_gbps_1conn": ph("bulk_1", "gbps_out"),
             "bulk_gbps_1000conn": ph("bulk_1000", "gbps_out"),
             "echo_1400_rps": ph("echo_1400", "requests_per_s"),
+            "keepalive_parked_rps": ph("keepalive_parked", "requests_per_s"),
             "latency_half_load_rps": ph("latency_half", "requests_per_s"),
             "latency_half_load_p50_us": ph("latency_half", "latency_p50_us"),
             "latency_half_load_p99_us": ph("latency_half", "latency_p99_us"),
@@ -150,6 +154,7 @@ def main():
         ("bulk Gb/s (frames), 1 conn", L["bulk_gbps_1conn"], None, C["memif_gbps_1500"]),
         ("bulk Gb/s (frames), 1000 conns", L["bulk_gbps_1000conn"], None, C["memif_gbps_1500"]),
         ("echo 1400 B req/s, 100 conns", L["echo_1400_rps"], None, None),
+        ("keep-alive req/s paced, 20000 conns on 2048 full states", L["keepalive_parked_rps"], None, None),
         ("latency p50 (µs) at 50 % load", L["latency_half_load_p50_us"], None, None),
         ("latency p99 (µs) at 50 % load", L["latency_half_load_p99_us"], None, None),
     ]

@@ -178,6 +178,7 @@ ConnId Endpoint::new_connection(FourTuple t, uint8_t app, Instant now) {
   }
   const uint32_t slot = take_tcb(now);
   if (slot == kInvalidConn) {
+    ++counters_.tcb_pool_full;  // the SYN is dropped (the peer retries) or connect() refused
     records_.free(id);
     return kInvalidConn;
   }
@@ -220,7 +221,6 @@ uint32_t Endpoint::take_tcb(Instant now) {
     park(*c, now);
     return tcbs_.alloc();
   }
-  ++counters_.tcb_pool_full;
   return kInvalidConn;
 }
 
@@ -299,7 +299,6 @@ void Endpoint::serve_waiting() {
     const ConnId id = waiting_head_;
     ConnRecord& r = records_[id];
     const bool waits = records_.in_use(id) && (r.flags & kWaiting) && (r.flags & kParked);
-    if (waits && tcbs_.full() && idle_.empty()) return;  // nothing can free up before the next poll
     if (waits && !expand(id, now_)) return;
     waiting_head_ = r.wait_next;
     if (waiting_head_ == kNoRecord) waiting_tail_ = kNoRecord;
@@ -1058,7 +1057,10 @@ void Endpoint::handle_segment(const wire::TcpHeaderView& th, FourTuple t, Instan
   const uint32_t found = t.remote_ip == kPendingPeer ? kInvalidConn : index_.find(t);
   if (found != kInvalidConn && !(found & kTimeWaitBit)) {
     Conn* cp = expand(found, now);
-    if (LINETCP_UNLIKELY(!cp)) return;  // no full state to be had (counted): the peer retransmits
+    if (LINETCP_UNLIKELY(!cp)) {  // no full state to be had: the peer retransmits
+      ++counters_.tcb_pool_full;
+      return;
+    }
     Conn& c = *cp;
     {
       const CurrentScope scope(*this, found, c);

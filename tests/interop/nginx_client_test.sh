@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop: the linetcp client (HTTP/1.1 GET) against nginx in the kernel, which serves a 4 KiB
 # file on SUBNET.1:80 from a minimal nginx.conf of its own (daemon off, its own pid, logs and temp
-# paths). Three 3 s runs: short connections (one request each, linetcp closes first), keep-alive
-# (unlimited requests per connection, on both sides), and keep-alive with a 1 MiB file.
+# paths). Four 3 s runs: short connections (one request each, linetcp closes first), keep-alive
+# (unlimited requests per connection, on both sides), keep-alive with a 1 MiB file, and paced
+# keep-alive on 64 connections with full TCP state for 8 (tcp.active_connections): idle
+# connections park and come back against the kernel's TCP.
 # Passes when each run has responses, zero errors (connect failures, resets, timeouts, bad or
 # incomplete responses), status_2xx == responses, and nginx logged only 200s, at least as many as
 # the client counted.
@@ -56,10 +58,13 @@ for ((i = 0; i < 50; i++)); do
 done
 lt_ns ss -Hltn "sport = :80" | grep -q . || lt_fail "nginx is not listening on :80"
 
-run() { # NAME PATH REQUESTS_PER_CONNECTION CONCURRENCY
+run() { # NAME PATH REQUESTS_PER_CONNECTION CONCURRENCY [PYTHON CHECK [--set KEY=VALUE...]]
+  local check="${5:-}"
+  local extra=("${@:6}")
   : >"$LT_WORK/nginx-access.log"
   lt_start "$1" client --set "client.target=$LT_KERNEL_IP:80" --set "client.http_path=$2" \
-    --set client.requests_per_connection="$3" --set client.concurrency="$4" --set tcp.msl_s=1 --duration 3
+    --set client.requests_per_connection="$3" --set client.concurrency="$4" --set tcp.msl_s=1 --duration 3 \
+    "${extra[@]}"
   lt_wait "$1" 60
   sleep 0.5 # nginx writes its last log lines
   local ok other
@@ -75,6 +80,7 @@ assert t['errors'] == 0 and not any(errs.values()), errs
 assert t['responses'] > 0
 assert c['client.status_2xx'] == c['client.responses'] == t['responses'], c
 assert $ok >= t['responses'], ('nginx logged fewer 200s than the client counted', $ok)
+$check
 "
 }
 if [[ "$mode" == connection-close ]]; then
@@ -85,4 +91,10 @@ fi
 run short / 1 32
 run keepalive / 0 32
 run keepalive-1m /big 0 8
-echo "PASS: linetcp client against nginx: short, keep-alive, 1 MiB keep-alive, no errors"
+run keepalive-parked / 0 64 "
+print('  parked', c['endpoint.connections_parked'], 'unparked', c['endpoint.connections_unparked'],
+      'deferred calls', c['endpoint.app_calls_deferred'], 'segments dropped for a full state', c['endpoint.tcb_pool_full'])
+assert c['endpoint.connections_parked'] > 0 and c['endpoint.connections_unparked'] > 0, 'nothing was parked'
+assert c['client.bytes_received'] >= t['responses'] * 4096, 'short bodies'
+" --set tcp.active_connections=8 --set client.request_rate=2000
+echo "PASS: linetcp client against nginx: short, keep-alive, 1 MiB keep-alive, parked keep-alive, no errors"

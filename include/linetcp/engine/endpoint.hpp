@@ -156,7 +156,7 @@ struct EndpointCounters {
   uint64_t tcp_no_conn_dropped = 0;    // a RST to no connection: dropped silently
   uint64_t tcp_syn_fin = 0;            // SYN+FIN to a listener: dropped (a scan, never a real open)
   uint64_t conn_table_full = 0;
-  uint64_t tcb_pool_full = 0;        // no full TCP state free and none idle to park: SYN or segment dropped
+  uint64_t tcb_pool_full = 0;        // no full TCP state free nor idle to park: a SYN or segment dropped, a connect() refused
   uint64_t connections_parked = 0;   // idle connections moved to their compact record
   uint64_t connections_unparked = 0; // brought back into a full TCP state
   uint64_t app_calls_deferred = 0;   // an application call on a parked connection waited for a full state
@@ -404,7 +404,7 @@ class Endpoint final : private tcp::ConnSink {
   ConnId new_connection(FourTuple t, uint8_t app, base::Instant now);
   Conn& tcb(ConnId id) { return tcbs_[records_[id].tcb]; }
   // A full state for a new or unparked connection: a free one, or the one idle the longest,
-  // parked for it. kInvalidConn (counted) when every one is busy.
+  // parked for it. kInvalidConn when every one is busy (the caller counts what that costs).
   uint32_t take_tcb(base::Instant now);
   void park(Conn& c, base::Instant now);
   // The connection's full state, unparking it if needed; nullptr when none can be had.
