@@ -100,6 +100,16 @@ PairOptions parking_pair(uint32_t client_full_states, uint32_t server_full_state
   return o;
 }
 
+// A pair with the round-trip applications on both sides, the server listening on port 80.
+struct ParkingPair {
+  ParkingPair(const PairOptions& o, uint64_t request, uint64_t response)
+      : pair(o), client(Side::kClient, kCapacity, request, response), server(Side::kServer, kCapacity, request, response) {
+    EXPECT_TRUE(pair.server().listen(80, server));
+  }
+  EndpointPair pair;
+  RoundsApp client, server;
+};
+
 // Opens `n` connections, at most `batch` handshakes at once (each needs a full state).
 std::vector<ConnId> open_connections(EndpointPair& pair, RoundsApp& client, uint32_t n, uint32_t batch) {
   std::vector<ConnId> ids;
@@ -166,10 +176,8 @@ void close_all(EndpointPair& pair, RoundsApp& client, RoundsApp& server, const s
 }
 
 TEST(EndpointParking, FourHundredConnectionsShareSixteenFullStatesOnEachSide) {
-  EndpointPair pair(parking_pair(16, 16));
-  RoundsApp client(Side::kClient, kCapacity, 300, 5000);
-  RoundsApp server(Side::kServer, kCapacity, 300, 5000);
-  ASSERT_TRUE(pair.server().listen(80, server));
+  ParkingPair p(parking_pair(16, 16), 300, 5000);
+  auto& [pair, client, server] = p;
   EXPECT_EQ(pair.client().tcb_capacity(), 16u);
 
   const std::vector<ConnId> ids = open_connections(pair, client, 400, 8);
@@ -212,13 +220,11 @@ TEST(EndpointParking, FourHundredConnectionsShareSixteenFullStatesOnEachSide) {
 TEST(EndpointParking, CallsOnParkedConnectionsWaitWhileEveryFullStateIsBusyAndLoseNothing) {
   // Four full states on the client and 64 connections: a wave of 32 requests finds the first
   // four busy and the other 28 calls wait; they go out as full states free up.
-  EndpointPair pair(parking_pair(4, 0));
-  RoundsApp client(Side::kClient, kCapacity, 2000, 3000);
-  RoundsApp server(Side::kServer, kCapacity, 2000, 3000);
-  ASSERT_TRUE(pair.server().listen(80, server));
+  ParkingPair p(parking_pair(4, 0), 2000, 3000);
+  auto& [pair, client, server] = p;
   const std::vector<ConnId> ids = open_connections(pair, client, 64, 4);
   ASSERT_EQ(ids.size(), 64u);
-  // Two requests and urgent data on some, queued while parked: replayed in order.
+  // Two rounds, 32 requests at a time: most wait for a full state and are replayed in order.
   for (int i = 0; i < 2; ++i) run_rounds(pair, client, ids, 1, 32, 10 + static_cast<uint64_t>(i));
   EXPECT_GT(pair.client().counters().app_calls_deferred, 20u);
   EXPECT_EQ(client.mismatches + server.mismatches, 0u);
@@ -250,10 +256,8 @@ TEST(EndpointParking, CallsOnParkedConnectionsWaitWhileEveryFullStateIsBusyAndLo
 TEST(EndpointParking, ASegmentThatFindsNoFullStateIsDroppedCountedAndRetransmitted) {
   // One full state on the server: a request for a second parked connection arrives while the
   // first one's answer is still unacknowledged.
-  EndpointPair pair(parking_pair(0, 1));
-  RoundsApp client(Side::kClient, kCapacity, 400, 30000);
-  RoundsApp server(Side::kServer, kCapacity, 400, 30000);
-  ASSERT_TRUE(pair.server().listen(80, server));
+  ParkingPair p(parking_pair(0, 1), 400, 30000);
+  auto& [pair, client, server] = p;
   const std::vector<ConnId> ids = open_connections(pair, client, 2, 1);
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(pair.server().parked_connections(), 1u);
@@ -269,10 +273,8 @@ TEST(EndpointParking, ASegmentThatFindsNoFullStateIsDroppedCountedAndRetransmitt
 }
 
 TEST(EndpointParking, AParkedConnectionTakesOptionsAndKeepAliveWithoutLosingThem) {
-  EndpointPair pair(parking_pair(2, 0));
-  RoundsApp client(Side::kClient, kCapacity, 100, 100);
-  RoundsApp server(Side::kServer, kCapacity, 100, 100);
-  ASSERT_TRUE(pair.server().listen(80, server));
+  ParkingPair p(parking_pair(2, 0), 100, 100);
+  auto& [pair, client, server] = p;
   const std::vector<ConnId> ids = open_connections(pair, client, 6, 2);
   ASSERT_EQ(ids.size(), 6u);
   const ConnId id = ids[0];
@@ -309,10 +311,8 @@ TEST(EndpointParking, ParkedConnectionsSurviveALossyLink) {
   o.to_server = f;
   o.to_client = f;
   o.seed = 77;
-  EndpointPair pair(o);
-  RoundsApp client(Side::kClient, kCapacity, 700, 9000);
-  RoundsApp server(Side::kServer, kCapacity, 700, 9000);
-  ASSERT_TRUE(pair.server().listen(80, server));
+  ParkingPair p(o, 700, 9000);
+  auto& [pair, client, server] = p;
   const std::vector<ConnId> ids = open_connections(pair, client, 100, 4);
   ASSERT_EQ(ids.size(), 100u);
   run_rounds(pair, client, ids, 3, 12, 5);

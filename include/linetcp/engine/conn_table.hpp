@@ -1,4 +1,5 @@
-// The connection table of one worker: a preallocated slab of connections (ConnId = slot index)
+// The connection table of one worker: preallocated slabs (the connection records, ConnId = slot
+// index, and the pool of full TCP states)
 // and an open-addressing index FourTuple -> 32-bit id with short tags and bulk, prefetched lookup.
 #pragma once
 

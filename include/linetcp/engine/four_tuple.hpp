@@ -1,5 +1,5 @@
 // A connection's identity on one endpoint: local and remote IPv4 address and port (host order),
-// and ConnId, the slot index that names a connection everywhere inside one worker.
+// and ConnId, the index of the connection's record, which names it everywhere inside one worker.
 //
 // IPv6 connections use the same 12 bytes, so that IPv4 connections, TIME_WAIT records and the
 // index keep their size and their code: local_ip holds an index into the endpoint's table of
