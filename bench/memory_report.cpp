@@ -2,7 +2,7 @@
 // at the default sizes, and "parked": 10^6 connections of which 65536 in full TCP state, where an
 // idle connection costs its record and index share. With --hold N, opens N idle connections
 // between two in-memory Endpoints (a client with up to 256 source addresses and a server, no
-// DPDK; --active A full states each, default 65536, 0 for one per connection) and reports how many
+// DPDK; --full-states F full TCP states each, default 65536, 0 for one per connection) and reports how many
 // it holds, how long that took and the process's peak RSS. --connections C and/or --time-wait T
 // add the accounting for an Endpoint with those table sizes, e.g. sizes just past a power of two.
 #include <sys/resource.h>
@@ -64,9 +64,9 @@ nlohmann::json per_entry(const engine::Endpoint& ep) {
   const auto m = ep.memory_per_entry();
   return {{"bytes_per_conn", m.connection},
           {"bytes_per_idle_conn", m.idle_connection},
-          {"bytes_per_active_conn", m.active_connection},
+          {"bytes_per_full_state_conn", m.full_state_connection},
           {"sizeof_conn_record", m.conn_record},
-          {"active_connections", ep.tcb_capacity()},
+          {"full_state_connections", ep.tcb_capacity()},
           {"bytes_per_time_wait", m.time_wait},
           {"index_bytes_per_entry", m.index_entry},
           {"sizeof_conn_slot", m.conn_object},
@@ -81,18 +81,18 @@ nlohmann::json per_entry(const engine::Endpoint& ep) {
 int main(int argc, char** argv) {
   uint64_t hold = 0;
   uint32_t connections = 0, time_wait = 0;  // 0: the default size
-  uint32_t active = 65536;
+  uint32_t full_states = 65536;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--hold") == 0 && i + 1 < argc) {
       hold = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--connections") == 0 && i + 1 < argc) {
       connections = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
-    } else if (std::strcmp(argv[i], "--active") == 0 && i + 1 < argc) {
-      active = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (std::strcmp(argv[i], "--full-states") == 0 && i + 1 < argc) {
+      full_states = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else if (std::strcmp(argv[i], "--time-wait") == 0 && i + 1 < argc) {
       time_wait = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else {
-      std::fprintf(stderr, "usage: linetcp_memory [--hold N [--active A]] [--connections C] [--time-wait T]\n");
+      std::fprintf(stderr, "usage: linetcp_memory [--hold N [--full-states F]] [--connections C] [--time-wait T]\n");
       return 2;
     }
   }
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   {
     engine::EndpointConfig parked = base;
     parked.max_connections = 1'000'000;
-    parked.active_connections = 65536;
+    parked.full_state_connections = 65536;
     engine::Endpoint ep(parked, now);
     out["parked"] = per_entry(ep);
   }
@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
     cc.source_last = wire::Ipv4Addr{static_cast<uint32_t>(0x0A000100 + addresses - 1)};
     for (auto* c : {&sc, &cc}) {
       c->max_connections = max;
-      c->active_connections = std::min(active, max);      c->time_wait_capacity = 1024;
+      c->full_state_connections = std::min(full_states, max);
+      c->time_wait_capacity = 1024;
       c->syn_backlog = max;  // no SYN cookies: every handshake keeps its state
       c->tcp.rcv_buffer = 64 * 1024;
     }
@@ -182,7 +183,7 @@ int main(int argc, char** argv) {
                    {"server_active", server->active_connections()},
                    {"connect_refused", refused},
                    {"source_addresses", addresses},
-                   {"active_connections", client->tcb_capacity()},
+                   {"full_state_connections", client->tcb_capacity()},
                    {"client_parked", client->parked_connections()},
                    {"server_parked", server->parked_connections()},
                    {"server_counters",

@@ -109,7 +109,7 @@ def main():
             # An idle established connection, with full TCP state for 65536 at a time (the rest
             # parked): its record and index share. bytes_per_conn_full_state: one in full state.
             "bytes_per_conn": pk.get("bytes_per_idle_conn"),
-            "bytes_per_conn_full_state": pk.get("bytes_per_active_conn"),
+            "bytes_per_conn_full_state": pk.get("bytes_per_full_state_conn"),
             "bytes_per_slot_defaults": d.get("bytes_per_conn"),
             "sizeof_conn_record": pk.get("sizeof_conn_record"),
             "bytes_per_time_wait": d.get("bytes_per_time_wait"),
@@ -181,7 +181,7 @@ def main():
     if res["memory"]["hold"]:
         h = res["memory"]["hold"]
         md += ["", f"held {h['established_client']} idle connections (both sides in one process, "
-               f"{h.get('active_connections', '?')} full TCP states each) in {h['seconds']:.1f} s, "
+               f"{h.get('full_state_connections', '?')} full TCP states each) in {h['seconds']:.1f} s, "
                f"peak RSS {h['peak_rss_bytes'] / 2**30:.2f} GiB, "
                f"{h['rss_bytes_per_conn_both_sides']:.0f} B of RSS per connection for both sides."]
     if res.get("micro"):

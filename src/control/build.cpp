@@ -43,7 +43,7 @@ engine::EndpointConfig endpoint_config(const Config& c, const wire::MacAddr& mac
   if (c.network.gateway_ip) e.gateway = wire::Ipv4Addr{*c.network.gateway_ip};
   e.mtu = static_cast<uint16_t>(c.port.mtu);
   e.max_connections = c.tcp.max_connections;
-  e.active_connections = c.tcp.active_connections;
+  e.full_state_connections = c.tcp.full_state_connections;
   e.syn_backlog = c.tcp.syn_backlog;
   e.syn_cookies = c.tcp.syn_cookies;
   e.time_wait_capacity = c.tcp.time_wait_capacity;

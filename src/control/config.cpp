@@ -48,7 +48,7 @@ const std::vector<std::string_view> kKnownKeys = {
     "tcp.r1_retries", "tcp.r2_s", "tcp.r2_syn_s", "tcp.delayed_ack_ms", "tcp.nagle",
     "tcp.keepalive", "tcp.keepalive_idle_s", "tcp.keepalive_interval_s", "tcp.keepalive_probes",
     "tcp.congestion", "tcp.initial_window_segments", "tcp.window_scale", "tcp.timestamps",
-    "tcp.sack", "tcp.rcv_buffer", "tcp.max_connections", "tcp.active_connections", "tcp.syn_backlog", "tcp.syn_cookies",
+    "tcp.sack", "tcp.rcv_buffer", "tcp.max_connections", "tcp.full_state_connections", "tcp.syn_backlog", "tcp.syn_cookies",
     "tcp.time_wait_capacity",
     "server", "server.close_first",
     "server.http", "server.http.port", "server.http.body", "server.http.body_size",
@@ -871,9 +871,9 @@ TcpConfig read_tcp(const Section& s) {
   c.sack = s.boolean("sack", c.sack);
   c.rcv_buffer = s.integer("rcv_buffer", c.rcv_buffer, 4096, kGi);
   c.max_connections = s.integer("max_connections", c.max_connections, 1, 64 * kMi);
-  c.active_connections = s.integer("active_connections", c.active_connections, 0, 64 * kMi);
-  if (c.active_connections > c.max_connections)
-    s.fail("active_connections", std::to_string(c.active_connections) + " is more than tcp.max_connections = " +
+  c.full_state_connections = s.integer("full_state_connections", c.full_state_connections, 0, 64 * kMi);
+  if (c.full_state_connections > c.max_connections)
+    s.fail("full_state_connections", std::to_string(c.full_state_connections) + " is more than tcp.max_connections = " +
                                      std::to_string(c.max_connections) + " (0 means the same)");
   c.syn_backlog = s.integer("syn_backlog", c.syn_backlog, 1, kMi);
   c.syn_cookies = s.boolean("syn_cookies", c.syn_cookies);
@@ -1327,7 +1327,7 @@ nlohmann::json to_json(const Config& c) {
               {"sack", t.sack},
               {"rcv_buffer", t.rcv_buffer},
               {"max_connections", t.max_connections},
-              {"active_connections", t.active_connections},
+              {"full_state_connections", t.full_state_connections},
               {"syn_backlog", t.syn_backlog},
               {"syn_cookies", t.syn_cookies},
               {"time_wait_capacity", t.time_wait_capacity}};

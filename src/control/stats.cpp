@@ -194,7 +194,7 @@ std::string StatusReporter::line(const WorkerStats& now, double t) {
   const char* limits[] = {
       grew(now.endpoint.ports_exhausted, prev_.endpoint.ports_exhausted) ? " | SOURCE PORTS EXHAUSTED" : "",
       grew(now.endpoint.conn_table_full, prev_.endpoint.conn_table_full) ? " | CONNECTION TABLE FULL" : "",
-      grew(now.endpoint.tcb_pool_full, prev_.endpoint.tcb_pool_full) ? " | ACTIVE CONNECTIONS FULL" : "",
+      grew(now.endpoint.tcb_pool_full, prev_.endpoint.tcb_pool_full) ? " | FULL TCP STATES BUSY" : "",
       grew(now.endpoint.time_wait_full, prev_.endpoint.time_wait_full) ? " | TIME_WAIT QUEUE FULL" : "",
       grew(now.port.mbuf_exhausted, prev_.port.mbuf_exhausted) ? " | MBUFS EXHAUSTED" : ""};
   for (const char* l : limits) {

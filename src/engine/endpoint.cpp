@@ -50,7 +50,7 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
       l2_len_(config.vlan != 0 && !config.vlan_tx_offload ? wire::kEthHeaderLen + 4 : wire::kEthHeaderLen),
       ooo_(config.ooo_chunks),
       records_(config.max_connections),
-      tcbs_(config.active_connections != 0 ? std::min(config.active_connections, config.max_connections)
+      tcbs_(config.full_state_connections != 0 ? std::min(config.full_state_connections, config.max_connections)
                                            : config.max_connections),
       parking_(tcbs_.capacity() < records_.capacity()),
       now_(now),
@@ -690,7 +690,7 @@ Endpoint::MemoryPerEntry Endpoint::memory_per_entry() const {
   const double per_record = static_cast<double>(records_.memory_bytes()) / records_.capacity();
   const double per_tcb = static_cast<double>(tcbs_.memory_bytes()) / tcbs_.capacity();
   m.idle_connection = per_record + m.index_entry;
-  m.active_connection = per_record + per_tcb + m.index_entry;
+  m.full_state_connection = per_record + per_tcb + m.index_entry;
   m.connection = static_cast<double>(records_.memory_bytes() + tcbs_.memory_bytes()) / records_.capacity() +
                  m.index_entry;
   m.time_wait = static_cast<double>(time_wait_.memory_bytes()) / time_wait_.capacity() + m.index_entry;

@@ -418,12 +418,12 @@ TEST(ConfigErrors, CrossChecks) {
             "test.toml: client.concurrency: 100 is more than tcp.max_connections x dpdk.workers = 90");
   EXPECT_NO_THROW(parse(kClient, Role::kClient, {"tcp.max_connections=50", "dpdk.workers=2"}));
   // Full TCP states for at most the connections there are.
-  EXPECT_EQ(error_of(kClient, Role::kClient, {"tcp.max_connections=200", "tcp.active_connections=300"}),
-            "test.toml: tcp.active_connections: 300 is more than tcp.max_connections = 200 (0 means the same) "
-            "(from --set tcp.active_connections=300)");
-  const Config parked = parse(kClient, Role::kClient, {"tcp.max_connections=200", "tcp.active_connections=50"});
-  EXPECT_EQ(parked.tcp.active_connections, 50u);
-  EXPECT_EQ(endpoint_config(parked, wire::MacAddr{{2, 0, 0, 0, 0, 1}}, false, 0, 1).active_connections, 50u);
+  EXPECT_EQ(error_of(kClient, Role::kClient, {"tcp.max_connections=200", "tcp.full_state_connections=300"}),
+            "test.toml: tcp.full_state_connections: 300 is more than tcp.max_connections = 200 (0 means the same) "
+            "(from --set tcp.full_state_connections=300)");
+  const Config parked = parse(kClient, Role::kClient, {"tcp.max_connections=200", "tcp.full_state_connections=50"});
+  EXPECT_EQ(parked.tcp.full_state_connections, 50u);
+  EXPECT_EQ(endpoint_config(parked, wire::MacAddr{{2, 0, 0, 0, 0, 1}}, false, 0, 1).full_state_connections, 50u);
 }
 
 // Errors: required keys and sections.

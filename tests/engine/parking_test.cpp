@@ -1,4 +1,4 @@
-// Parking in the engine: with fewer full TCP states than connections (active_connections), idle
+// Parking in the engine: with fewer full TCP states than connections (full_state_connections), idle
 // connections give theirs up and get one back on their next segment or application call, and
 // application calls made while every full state is busy wait and are replayed in order. Every
 // byte is checked against the deterministic streams, on a clean link and on a lossy one.
@@ -95,8 +95,8 @@ PairOptions parking_pair(uint32_t client_full_states, uint32_t server_full_state
     c->tcp.rto_min = Duration::millis(50);
     c->tcp.delayed_ack = Duration::millis(5);
   }
-  o.client.active_connections = client_full_states;
-  o.server.active_connections = server_full_states;
+  o.client.full_state_connections = client_full_states;
+  o.server.full_state_connections = server_full_states;
   return o;
 }
 
@@ -332,14 +332,14 @@ TEST(EndpointParking, AnIdleConnectionCostsAtMost128Bytes) {
   for (uint32_t records : {100'000u, 1'000'003u}) {
     engine::EndpointConfig c = pair_config(Side::kClient);
     c.max_connections = records;
-    c.active_connections = 65536;
+    c.full_state_connections = 65536;
     c.time_wait_capacity = 65536;
     const engine::Endpoint ep(c);
     const auto m = ep.memory_per_entry();
     EXPECT_LE(m.idle_connection, 128.0) << records;
     EXPECT_EQ(m.conn_record, 112u);
-    EXPECT_GT(m.active_connection, m.idle_connection + static_cast<double>(m.conn_object));
-    EXPECT_NEAR(m.connection * records, m.idle_connection * records + (m.active_connection - m.idle_connection) * 65536,
+    EXPECT_GT(m.full_state_connection, m.idle_connection + static_cast<double>(m.conn_object));
+    EXPECT_NEAR(m.connection * records, m.idle_connection * records + (m.full_state_connection - m.idle_connection) * 65536,
                 records * 1e-9 + 1.0);
   }
 }

@@ -181,6 +181,7 @@ inline engine::EndpointConfig fuzz_config(const wire::MacAddr& mac, wire::Ipv4Ad
   c.address = ip;
   c.prefix_length = 24;
   c.max_connections = 8;  // small, so that a few SYNs fill the table, the backlog, TIME_WAIT
+  c.full_state_connections = 4;  // and the full TCP states: idle connections park and come back
   c.syn_backlog = 3;
   c.time_wait_capacity = 3;
   c.time_wait = Duration::seconds(4);
@@ -369,9 +370,13 @@ class World {
     LTCP_FUZZ_CHECK(ep.active_connections() <= ep.capacity(), ep.active_connections());
     LTCP_FUZZ_CHECK(ep.time_wait_count() <= ep.config().time_wait_capacity, ep.time_wait_count());
     uint32_t live = 0;
+    LTCP_FUZZ_CHECK(ep.parked_connections() <= ep.active_connections(), ep.parked_connections());
+    LTCP_FUZZ_CHECK(ep.active_connections() - ep.parked_connections() <= ep.tcb_capacity(),
+                    ep.active_connections(), ep.parked_connections());
     for (ConnId id = 0; id < ep.capacity(); ++id) {
       if (!ep.valid(id)) continue;
       ++live;
+      if (ep.parked(id)) continue;  // no full state to inspect (its record holds a ParkedTcb)
       const tcp::TcpConnection& c = ep.connection(id);
       const auto state = static_cast<unsigned>(c.state());
       LTCP_FUZZ_CHECK(state <= static_cast<unsigned>(tcp::State::kTimeWait), state);

@@ -3,7 +3,7 @@
 # file on SUBNET.1:80 from a minimal nginx.conf of its own (daemon off, its own pid, logs and temp
 # paths). Four 3 s runs: short connections (one request each, linetcp closes first), keep-alive
 # (unlimited requests per connection, on both sides), keep-alive with a 1 MiB file, and paced
-# keep-alive on 64 connections with full TCP state for 8 (tcp.active_connections): idle
+# keep-alive on 64 connections with full TCP state for 8 (tcp.full_state_connections): idle
 # connections park and come back against the kernel's TCP.
 # Passes when each run has responses, zero errors (connect failures, resets, timeouts, bad or
 # incomplete responses), status_2xx == responses, and nginx logged only 200s, at least as many as
@@ -96,5 +96,5 @@ print('  parked', c['endpoint.connections_parked'], 'unparked', c['endpoint.conn
       'deferred calls', c['endpoint.app_calls_deferred'], 'segments dropped for a full state', c['endpoint.tcb_pool_full'])
 assert c['endpoint.connections_parked'] > 0 and c['endpoint.connections_unparked'] > 0, 'nothing was parked'
 assert c['client.bytes_received'] >= t['responses'] * 4096, 'short bodies'
-" --set tcp.active_connections=8 --set client.request_rate=2000
+" --set tcp.full_state_connections=8 --set client.request_rate=2000
 echo "PASS: linetcp client against nginx: short, keep-alive, 1 MiB keep-alive, parked keep-alive, no errors"

@@ -118,8 +118,8 @@ struct TcpConfig {
   uint32_t rcv_buffer = 262144;       // bytes (4096..1G)
   uint32_t max_connections = 65536;   // (1..64M)
   // Connections in full TCP state at once (0..64M, 0: max_connections); idle ESTABLISHED ones
-  // beyond it are parked in 112-byte records (engine::EndpointConfig::active_connections).
-  uint32_t active_connections = 0;
+  // beyond it are parked in 112-byte records (engine::EndpointConfig::full_state_connections).
+  uint32_t full_state_connections = 0;
   uint32_t syn_backlog = 4096;        // (1..1M)
   bool syn_cookies = true;
   uint32_t time_wait_capacity = 65536;  // (1..64M)

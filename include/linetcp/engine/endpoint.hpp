@@ -71,7 +71,7 @@ struct EndpointConfig {
   // Fewer: when the full states run out, the connection idle the longest (ESTABLISHED, nothing in
   // flight, no timer) is parked in its 112-byte record and brought back by its next segment or
   // application call. Holding millions of idle connections then costs ~125 bytes each.
-  uint32_t active_connections = 0;
+  uint32_t full_state_connections = 0;
   uint32_t syn_backlog = 4096;  // connections in SYN-RECEIVED at once
   bool syn_cookies = true;
   uint32_t time_wait_capacity = 65536;
@@ -279,7 +279,7 @@ class Endpoint final : private tcp::ConnSink {
   bool valid(ConnId id) const { return records_.in_use(id); }
   uint32_t capacity() const { return records_.capacity(); }
   uint32_t active_connections() const { return records_.size(); }
-  // Parked connections (see EndpointConfig::active_connections) have no TcpConnection to inspect.
+  // Parked connections (see EndpointConfig::full_state_connections) have no TcpConnection to inspect.
   bool parked(ConnId id) const { return (records_[id].flags & kParked) != 0; }
   uint32_t parked_connections() const { return records_.size() - tcbs_.size(); }
   uint32_t tcb_capacity() const { return tcbs_.capacity(); }
@@ -306,7 +306,7 @@ class Endpoint final : private tcp::ConnSink {
   struct MemoryPerEntry {
     double connection = 0;       // everything preallocated per connection: records, full states, index
     double idle_connection = 0;  // one more idle (parked) connection: its record and index share
-    double active_connection = 0;  // one connection in a full state: record, TCB slot, index share
+    double full_state_connection = 0;  // one connection in a full state: record, TCB slot, index share
     double time_wait = 0;
     double index_entry = 0;         // index (+ IPv6 peer table) bytes / entries it holds
     std::size_t conn_object = 0;    // sizeof a full state: TcpConnection + tuple, timer, links
@@ -317,7 +317,7 @@ class Endpoint final : private tcp::ConnSink {
   MemoryPerEntry memory_per_entry() const;
 
  private:
-  // A connection's full state, from a pool of active_connections. `tuple`, `app` and `active`
+  // A connection's full state, from a pool of full_state_connections. `tuple`, `app` and `active`
   // repeat its record's so that the hot paths read one object; timer.owner is its ConnId.
   struct alignas(64) Conn {
     tcp::TcpConnection tcp;
