@@ -67,7 +67,7 @@ struct EndpointConfig {
   uint8_t ttl = 64;  // MUST-49
   uint8_t tos = 0;   // MUST-48: DSCP/ECN byte of everything we send
   uint32_t max_connections = 65536;
-  // Connections with their full TCP state (about 450 bytes each) at once; 0: max_connections.
+  // Connections with their full TCP state (512 bytes each) at once; 0: max_connections.
   // Fewer: when the full states run out, the connection idle the longest (ESTABLISHED, nothing in
   // flight, no timer) is parked in its 112-byte record and brought back by its next segment or
   // application call. Holding millions of idle connections then costs ~125 bytes each.
