@@ -201,13 +201,20 @@ ConnId Endpoint::new_connection(FourTuple t, uint8_t app, Instant now) {
   r.app = app;
   r.flags &= kQueued;  // a freed record may still be on the waiting list: it stays there, skipped
   r.deferred_send_lo = r.deferred_send_hi = 0;
+  Conn& c = bind_tcb(id, slot);
+  c.opened = c.active = false;
+  return id;
+}
+
+Endpoint::Conn& Endpoint::bind_tcb(ConnId id, uint32_t slot) {
+  const ConnRecord& r = records_[id];
   Conn& c = tcbs_[slot];
-  c.tuple = t;
-  c.app = app;
-  c.opened = c.active = c.embryonic = c.waiting_arp = false;
+  c.tuple = r.tuple;
+  c.app = r.app;
+  c.embryonic = c.waiting_arp = false;
   c.armed_for = Instant::never();
   c.timer.owner = id;
-  return id;
+  return c;
 }
 
 uint32_t Endpoint::take_tcb(Instant now) {
@@ -240,14 +247,9 @@ Endpoint::Conn* Endpoint::expand(ConnId id, Instant now) {
   if (LINETCP_LIKELY(!(r.flags & kParked))) return &tcbs_[r.tcb];
   const uint32_t slot = take_tcb(now);
   if (slot == kInvalidConn) return nullptr;
-  Conn& c = tcbs_[slot];
-  c.tuple = r.tuple;
-  c.app = r.app;
+  Conn& c = bind_tcb(id, slot);
   c.active = (r.flags & kActive) != 0;
   c.opened = true;  // only ESTABLISHED connections park
-  c.embryonic = c.waiting_arp = false;
-  c.armed_for = Instant::never();
-  c.timer.owner = id;
   c.tcp.unpark(params_for(r.app, r.tuple), r.parked, now);
   r.tcb = slot;
   r.flags &= static_cast<uint8_t>(~kParked);
@@ -290,7 +292,7 @@ void Endpoint::replay_deferred(ConnId id, Conn& c) {
     abort(id);
     return;
   }
-  settle(id, now_);
+  settle(c, now_);
 }
 
 void Endpoint::serve_waiting() {
@@ -470,8 +472,7 @@ void Endpoint::release(ConnId id, uint32_t bytes) {
 
 void Endpoint::set_nodelay(ConnId id, bool on) {
   if (parked(id)) {
-    tcp::ParkedTcb& p = records_[id].parked;
-    p.flags = static_cast<uint8_t>(on ? p.flags | tcp::ParkedTcb::kNoDelay : p.flags & ~tcp::ParkedTcb::kNoDelay);
+    records_[id].parked.set_nodelay(on);
     return;
   }
   tcb(id).tcp.set_nodelay(on);
@@ -489,13 +490,12 @@ void Endpoint::set_keepalive(ConnId id, bool on, Instant now) {
     return;
   }
   c->tcp.set_keepalive(on, now);
-  settle(id, now);
+  settle(*c, now);
 }
 
 void Endpoint::set_user_timeout(ConnId id, Duration timeout) {
-  if (parked(id)) {  // kept to the millisecond, rounded up, as park() does
-    records_[id].parked.user_timeout_ms =
-        static_cast<uint32_t>(std::min<int64_t>((timeout.ns() + 999'999) / 1'000'000, UINT32_MAX));
+  if (parked(id)) {
+    records_[id].parked.set_user_timeout(timeout);
     return;
   }
   tcb(id).tcp.set_user_timeout(timeout);

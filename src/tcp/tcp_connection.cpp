@@ -259,8 +259,7 @@ void TcpConnection::park(ParkedTcb& p, Instant now) const {
   p.cwnd = cc_.cwnd();
   p.ssthresh = cc_.ssthresh();
   p.cubic_w_max = cc_.cubic_w_max();
-  // Rounded up, so that a user timeout never shortens.
-  p.user_timeout_ms = static_cast<uint32_t>((user_timeout_.ns() + 999'999) / 1'000'000);
+  p.set_user_timeout(user_timeout_);
   p.last_send_tick = ts_clock(last_send_time_ < now ? last_send_time_ : now);
   p.snd_mss = snd_mss_;
   p.snd_wscale = snd_wscale_;

@@ -285,6 +285,8 @@ TEST(EndpointParking, AParkedConnectionTakesOptionsAndKeepAliveWithoutLosingThem
   // Keep-alive needs a timer: the connection comes back and stays (it is no longer parkable).
   pair.client().set_keepalive(id, true, pair.now());
   EXPECT_FALSE(pair.client().parked(id));
+  EXPECT_TRUE(pair.client().connection(id).nodelay()) << "kept while parked";
+  EXPECT_EQ(pair.client().connection(id).user_timeout(), Duration::seconds(42));
   // Park the others by using them; the keep-alive connection keeps its full state.
   run_rounds(pair, client, {ids[1], ids[2], ids[3], ids[4], ids[5]}, 2, 1, 3);
   EXPECT_FALSE(pair.client().parked(id));

@@ -234,12 +234,7 @@ void LinkedPair::pump(Side& from, bool to_b) {
   SegmentOut s;
   std::uniform_real_distribution<double> u(0.0, 1.0);
   while (from.conn.poll_output(now, s, from.ctx)) {
-    char line[160];
-    std::snprintf(line, sizeof line, "%llu %c seq=%u ack=%u fl=%02x win=%u len=%u off=%llu tsv=%u tse=%u sack=%u",
-                  static_cast<unsigned long long>(now.ns()), to_b ? 'A' : 'B', s.seq.raw(), s.ack.raw(), s.flags,
-                  s.window, s.payload_len, static_cast<unsigned long long>(s.payload_offset), s.opts.ts_val,
-                  s.opts.ts_ecr, static_cast<unsigned>(s.opts.sack_count));
-    wire_log.emplace_back(line);
+    if (log_wire) log_segment(s, to_b);
     if (u(rng_) < faults_.loss) {
       ++dropped;
       continue;
@@ -255,6 +250,15 @@ void LinkedPair::pump(Side& from, bool to_b) {
       flight_.push_back(std::move(f));
     }
   }
+}
+
+void LinkedPair::log_segment(const SegmentOut& s, bool to_b) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%llu %c seq=%u ack=%u fl=%02x win=%u len=%u off=%llu tsv=%u tse=%u sack=%u",
+                static_cast<unsigned long long>(now.ns()), to_b ? 'A' : 'B', s.seq.raw(), s.ack.raw(), s.flags,
+                s.window, s.payload_len, static_cast<unsigned long long>(s.payload_offset), s.opts.ts_val,
+                s.opts.ts_ecr, static_cast<unsigned>(s.opts.sack_count));
+  wire_log.emplace_back(line);
 }
 
 void LinkedPair::deliver(const InFlight& f) {

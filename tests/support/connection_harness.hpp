@@ -243,7 +243,9 @@ class LinkedPair {
   // (as the engine does when it evicts an idle connection and a segment comes for it).
   bool park_idle = false;
   uint64_t parks = 0;
-  // Every segment either side emitted, with its time: runs with and without parking compare it.
+  // With log_wire, every segment either side emitted, with its time: runs with and without
+  // parking compare it.
+  bool log_wire = false;
   std::vector<std::string> wire_log;
 
  private:
@@ -256,6 +258,7 @@ class LinkedPair {
   };
   void pump(Side& from, bool to_b);
   void deliver(const InFlight& f);
+  void log_segment(const SegmentOut& s, bool to_b);
   // Delivers what is due at the next event and runs due timers; false when nothing is left.
   bool step(Instant end);
   void maybe_park(Side& s, const tcp::TcpParams& p);

@@ -53,6 +53,8 @@ void expect_same_connection(const tcp::TcpConnection& x, const tcp::TcpConnectio
   EXPECT_EQ(x.bytes_received(), y.bytes_received());
   EXPECT_EQ(x.send_queued(), y.send_queued());
   EXPECT_EQ(x.passive(), y.passive());
+  EXPECT_EQ(x.nodelay(), y.nodelay());
+  EXPECT_EQ(x.user_timeout(), y.user_timeout());
   EXPECT_EQ(x.next_deadline(), y.next_deadline());
   EXPECT_EQ(x.wants_output(), y.wants_output());
 }
@@ -65,6 +67,8 @@ TEST(TcpPark, AnIdleConnectionComesBackWithEveryVariable) {
   h.send(h.peer_data(700));
   h.advance(Duration::millis(50));  // the delayed ACK goes out
   h.recv_all();
+  h.conn.set_nodelay(true);
+  h.conn.set_user_timeout(Duration::seconds(42));
   ASSERT_TRUE(h.conn.parkable());
   tcp::ParkedTcb p;
   h.conn.park(p, h.now);
@@ -158,10 +162,12 @@ TEST_P(TcpParkRounds, ParkingChangesNoSegment) {
   LinkedPair plain(c.params, c.params, clean, 1);
   LinkedPair parked(c.params, c.params, clean, 1);
   parked.park_idle = true;
+  plain.log_wire = parked.log_wire = true;
   ASSERT_TRUE(plain.run_rounds(40, 300, 20000, Duration::millis(100), Duration::seconds(60)));
   ASSERT_TRUE(parked.run_rounds(40, 300, 20000, Duration::millis(100), Duration::seconds(60)));
   EXPECT_GE(parked.parks, 40u) << "both sides go idle every round";
   EXPECT_EQ(plain.parks, 0u);
+  ASSERT_GT(plain.wire_log.size(), 40u * 4) << "the exchange was logged";
   ASSERT_EQ(parked.wire_log.size(), plain.wire_log.size());
   for (size_t i = 0; i < plain.wire_log.size(); ++i) ASSERT_EQ(parked.wire_log[i], plain.wire_log[i]) << "segment " << i;
   for (const LinkedPair* pair : {&plain, &parked}) {

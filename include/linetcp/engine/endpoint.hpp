@@ -403,6 +403,9 @@ class Endpoint final : private tcp::ConnSink {
   }
   ConnId new_connection(FourTuple t, uint8_t app, base::Instant now);
   Conn& tcb(ConnId id) { return tcbs_[records_[id].tcb]; }
+  // Gives record `id` (its tuple and app already set) the full state `slot`: the fields both a
+  // new and an unparked connection start with. The caller sets `opened` and `active`.
+  Conn& bind_tcb(ConnId id, uint32_t slot);
   // A full state for a new or unparked connection: a free one, or the one idle the longest,
   // parked for it. kInvalidConn when every one is busy (the caller counts what that costs).
   uint32_t take_tcb(base::Instant now);

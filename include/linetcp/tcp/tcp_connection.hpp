@@ -4,6 +4,7 @@
 // its own 4-tuple, so every rule can be tested with virtual time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -148,6 +149,13 @@ struct ParkedTcb {
 
   static constexpr uint8_t kPassive = 1, kTimestamps = 2, kSack = 4, kNoDelay = 8, kWindowScale = 16,
                            kRttSample = 32;
+
+  // The application's options, written into the parked form as the full state would take them.
+  void set_nodelay(bool on) { flags = static_cast<uint8_t>(on ? flags | kNoDelay : flags & ~kNoDelay); }
+  // To the millisecond, rounded up so that a user timeout never shortens; saturated.
+  void set_user_timeout(base::Duration d) {
+    user_timeout_ms = static_cast<uint32_t>(std::min<int64_t>((d.ns() + 999'999) / 1'000'000, UINT32_MAX));
+  }
 };
 static_assert(sizeof(ParkedTcb) == 80);
 
@@ -237,6 +245,8 @@ class TcpConnection {
   const RttEstimator& rtt() const { return rtt_; }
   bool in_recovery() const { return in_recovery_; }
   bool passive() const { return passive_; }
+  bool nodelay() const { return nodelay_; }
+  base::Duration user_timeout() const { return user_timeout_; }
   CloseReason close_reason() const { return close_reason_; }
   uint64_t bytes_acked() const { return snd_una_offset_; }
   uint64_t bytes_received() const { return rcv_offset_; }
