@@ -576,6 +576,7 @@ void Endpoint::settle(Conn& c, Instant now, bool requeue) {
   }
   if (LINETCP_UNLIKELY(c.idle_link.linked())) idle_.remove(c);
   if (!c.timer.armed() || deadline < c.armed_for) {
+    wheel_.catch_up(now);  // after an idle spell, so a short timer is not placed coarsely
     wheel_.schedule(c.timer, deadline);
     c.armed_for = deadline;
   }

@@ -97,6 +97,16 @@ void TimerWheel::cancel(TimerNode& n) {
   if (n.armed()) unlink(n);
 }
 
+void TimerWheel::catch_up(base::Instant now) {
+  if (now.ns() <= start_ns_) return;
+  const uint64_t target = per_tick_.divide(now.ns() - start_ns_);
+  if (target <= clk_) return;
+  // Every slot before the next occupied one is empty, so the clock may stand just before it:
+  // the invariant of advance() (slots with a tick <= clk_ are empty) holds, and nothing fires.
+  const uint64_t next = next_slot_tick();
+  clk_ = next > target ? target : next - 1;
+}
+
 uint64_t TimerWheel::next_slot_tick() const {
   uint64_t best = UINT64_MAX;
   for (uint32_t level = 0; level < kLevels; ++level) {

@@ -89,10 +89,11 @@ PairOptions parking_pair(uint32_t client_full_states, uint32_t server_full_state
     c->max_connections = kCapacity;
     c->syn_backlog = kCapacity;
     c->time_wait = Duration::millis(500);
-    // Well above the delayed ACK and the timer wheel's rounding (up to 8 ms for a timer armed
-    // while the wheel's clock lags), so that a clean link sees no spurious timeout.
+    // Twice the delayed ACK: a clean link sees no spurious timeout as long as the timer wheel
+    // places the delayed ACK exactly (TimerWheel::catch_up after idle spells: with the wheel's
+    // clock lagging, it fired up to 8 ms late and this needed 50 ms).
     c->tcp.rto_initial = Duration::millis(100);
-    c->tcp.rto_min = Duration::millis(50);
+    c->tcp.rto_min = Duration::millis(10);
     c->tcp.delayed_ack = Duration::millis(5);
   }
   o.client.full_state_connections = client_full_states;

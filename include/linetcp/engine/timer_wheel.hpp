@@ -9,6 +9,8 @@
 // late by less than one granularity, which is under 8/63 (about 1/8) of the delay for levels >= 1
 // (a timer only lands on level n if it did not fit level n-1, i.e. its delay, counted from the
 // last tick processed, exceeds 63 * 8^(n-1) ticks). Level 0 (delays up to 64 ticks) is exact.
+// Since delays count from the last tick processed, a caller whose clock may have run ahead of
+// it (an endpoint idle for a while) calls catch_up(now) before schedule().
 // There is no cascading: a timer stays in its slot until it fires or is cancelled. An occupancy
 // bitmap per level lets advance() and next_expiry() jump over empty slots instead of stepping
 // tick by tick, so a jump of hours costs a few dozen bit operations.
@@ -59,6 +61,13 @@ class TimerWheel {
   // advance. Instant::never() cancels.
   void schedule(TimerNode& n, base::Instant deadline);
   void cancel(TimerNode& n);
+
+  // Moves the wheel's clock up to `now` when that passes no occupied slot, firing nothing.
+  // Call it before schedule() when the last advance() may be old (an idle endpoint): a deadline
+  // is placed relative to the clock, so a short timer armed while the clock lags by more than 64
+  // ticks would land on a coarse level and fire up to 8 ticks late. Costs a multiply when the
+  // clock is current. Safe inside advance() callbacks: the slots it skips are empty.
+  void catch_up(base::Instant now);
 
   // Fires every node whose rounded expiry is <= now: unlinks it, then calls on_expire(TimerNode&)
   // (which may schedule it again, or schedule or cancel any other node). Returns how many fired.
