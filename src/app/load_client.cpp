@@ -72,7 +72,7 @@ void LoadClient::poll(engine::Endpoint& ep, Instant now) {
     if (c.think_until > now) break;
     ++thinking_head_;
     if (stopping_) continue;
-    if (options_.request_rate > 0) idle_.push_back(id);
+    if (options_.request_rate > 0) make_idle(id);
     else send_request(ep, id, now);
   }
   compact(thinking_, thinking_head_);
@@ -117,7 +117,11 @@ void LoadClient::open_connections(engine::Endpoint& ep, Instant now) {
       break;
     }
     Conn& c = conns_[id];
+    // The slot's entry in idle_, if its last connection closed while idle, passes to this one:
+    // at most one entry per slot, so idle_ never outgrows the capacity reserved for it.
+    const bool idle_queued = c.idle_queued;
     c = Conn{};
+    c.idle_queued = idle_queued;
     c.in_use = true;
     c.started = now;
     ++active_;
@@ -134,15 +138,27 @@ void LoadClient::run_schedule(engine::Endpoint& ep, Instant now) {
     else ++counters_.schedule_backlog;  // more than one due request per connection: dropped
     next_send_ += interval;
   }
-  while (due_head_ < due_.size() && !idle_.empty()) {
-    const ConnId id = idle_.back();
-    idle_.pop_back();
+  // The connection idle the longest takes the request (as wrk2 does): requests spread over every
+  // connection instead of keeping a few busy, so the server sees the concurrency asked for.
+  while (due_head_ < due_.size() && idle_head_ < idle_.size()) {
+    const ConnId id = idle_[idle_head_++];
     Conn& c = conns_[id];
-    if (!c.in_use || c.closing || !c.open) continue;
+    // An entry left by a connection that closed while idle now stands for the slot's next
+    // connection, if any, which takes the request when it is open and idle.
+    c.idle_queued = false;
+    if (!c.in_use || c.closing || !c.open || c.awaiting) continue;
     send_request(ep, id, due_[due_head_++]);
   }
   // Requests still due keep their scheduled time: their latency includes the wait.
   compact(due_, due_head_);
+  compact(idle_, idle_head_);
+}
+
+void LoadClient::make_idle(ConnId id) {
+  Conn& c = conns_[id];
+  if (c.idle_queued) return;
+  c.idle_queued = true;
+  idle_.push_back(id);
 }
 
 void LoadClient::stop(engine::Endpoint& ep, Instant) {
@@ -178,7 +194,7 @@ void LoadClient::on_open(engine::Endpoint& ep, ConnId id) {
   connect_.record(static_cast<uint64_t>(std::max<int64_t>(0, (now_ - c.started).ns())));
   if (stopping_) return;  // stop() already queued the close
   if (options_.request_rate > 0) {
-    idle_.push_back(id);
+    make_idle(id);
     run_schedule(ep, now_);
   } else {
     send_request(ep, id, now_);
@@ -207,7 +223,7 @@ void LoadClient::next_request_or_close(engine::Endpoint& ep, ConnId id, Instant 
     return;
   }
   if (options_.request_rate > 0) {
-    idle_.push_back(id);
+    make_idle(id);
     run_schedule(ep, now);
   } else {
     send_request(ep, id, now);

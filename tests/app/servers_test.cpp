@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <span>
 #include <string>
 
@@ -496,6 +497,70 @@ TEST_F(LoadClientTest, ConstantRateRequestsLeaveAtTheirScheduledTimes) {
   stop_and_drain(lc);
   EXPECT_EQ(lc.counters().requests, lc.counters().responses);
   EXPECT_EQ(lc.counters().errors(), 0u);
+}
+
+TEST_F(LoadClientTest, ConstantRateRequestsRotateOverEveryConnection) {
+  // Paced requests go to the connection idle the longest (as wrk2's do), so every connection
+  // carries its share. Taking the one idle the shortest would send nearly all of them on one
+  // connection here: each response is back 100 us after its request, long before the next is due.
+  HttpServer http(HttpServerOptions{}, 1024);
+  ASSERT_TRUE(pair_.server().listen(80, http));
+  LoadClientOptions o;
+  o.target = kServerIp;
+  o.concurrency = 8;
+  o.requests_per_connection = 0;
+  o.request_rate = 800;
+  LoadClient lc(o, pair_.client().capacity());
+  std::map<uint16_t, uint64_t> requests_by_port;
+  pair_.filter = [&](Side from, std::vector<uint8_t>& f) {
+    if (from == Side::kClient) {
+      const ParsedFrame p = parse_frame(f);
+      if (p.payload.size() >= 4 && std::memcmp(p.payload.data(), "GET ", 4) == 0) ++requests_by_port[p.src_port];
+    }
+    return true;
+  };
+  attach(lc);
+  pair_.run_for(Duration::seconds(1));
+  ASSERT_EQ(requests_by_port.size(), 8u);
+  uint64_t least = UINT64_MAX, most = 0;
+  for (const auto& [port, n] : requests_by_port) {
+    least = std::min(least, n);
+    most = std::max(most, n);
+  }
+  EXPECT_GE(least, 95u);  // 800 requests over 8 connections
+  EXPECT_LE(most - least, 2u);
+  stop_and_drain(lc);
+  EXPECT_EQ(lc.counters().requests, lc.counters().responses);
+  EXPECT_EQ(lc.counters().errors(), 0u);
+  EXPECT_EQ(lc.counters().schedule_backlog, 0u);
+}
+
+TEST_F(LoadClientTest, ConstantRateSurvivesConnectionsClosingWhileIdle) {
+  // The server closes every connection after its response, so each connection closes while it
+  // waits idle for the next scheduled request, and its slot is reused by the next connection:
+  // no request may go out twice on one connection or be lost.
+  HttpServerOptions so;
+  so.close_first = true;
+  HttpServer http(so, 1024);
+  ASSERT_TRUE(pair_.server().listen(80, http));
+  LoadClientOptions o;
+  o.target = kServerIp;
+  o.concurrency = 8;
+  o.requests_per_connection = 0;
+  o.request_rate = 400;
+  LoadClient lc(o, pair_.client().capacity());
+  attach(lc);
+  pair_.run_for(Duration::seconds(1));
+  stop_and_drain(lc);
+  const app::ClientCounters& c = lc.counters();
+  EXPECT_GE(c.responses, 395u);
+  EXPECT_EQ(c.requests, c.responses);
+  EXPECT_EQ(c.errors(), 0u);
+  EXPECT_EQ(http.counters().requests, c.requests);
+  // At most one request per connection (the last few may end unused at the stop).
+  EXPECT_LE(http.counters().requests, http.counters().connections);
+  EXPECT_EQ(http.counters().bad_requests, 0u);
+  EXPECT_EQ(c.schedule_backlog, 0u);
 }
 
 TEST_F(LoadClientTest, ConstantRateLatencyIncludesQueueingWhenTheServerIsSlow) {

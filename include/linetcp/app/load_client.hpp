@@ -124,6 +124,7 @@ class LoadClient final : public engine::App {
     bool awaiting = false;  // a request is outstanding
     bool first_byte = false;
     bool closing = false;
+    bool idle_queued = false;  // constant-rate mode: waiting in idle_ for a scheduled request
   };
   void send_request(engine::Endpoint& ep, engine::ConnId id, base::Instant start);
   void request_done(engine::Endpoint& ep, engine::ConnId id, base::Instant now);
@@ -131,6 +132,7 @@ class LoadClient final : public engine::App {
   void close_connection(engine::Endpoint& ep, engine::ConnId id);
   void open_connections(engine::Endpoint& ep, base::Instant now);
   void run_schedule(engine::Endpoint& ep, base::Instant now);
+  void make_idle(engine::ConnId id);
   double rate_at(base::Instant now) const;
 
   LoadClientOptions options_;
@@ -155,8 +157,10 @@ class LoadClient final : public engine::App {
   // Think time is the same for every connection, so waiting connections form a FIFO.
   std::vector<engine::ConnId> thinking_;
   std::size_t thinking_head_ = 0;
-  // Constant-rate mode: idle connections, and scheduled send times no connection took yet.
+  // Constant-rate mode: idle connections, least recently used first (a FIFO), and scheduled send
+  // times no connection took yet.
   std::vector<engine::ConnId> idle_;
+  std::size_t idle_head_ = 0;
   std::vector<base::Instant> due_;
   std::size_t due_head_ = 0;
   base::Instant next_send_;
