@@ -21,8 +21,8 @@ uint32_t bucket_count_for(uint32_t capacity) {
 
 }  // namespace
 
-ConnIndex::ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx)
-    : key_of_(key_of), ctx_(ctx), bucket_count_(bucket_count_for(capacity)), capacity_(capacity) {
+ConnIndex::ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx, TupleHashKey hash_key)
+    : key_of_(key_of), ctx_(ctx), hash_key_(hash_key), bucket_count_(bucket_count_for(capacity)), capacity_(capacity) {
   // make_unique<T[]> value-initialises: tags, counts and masks start at zero (all empty).
   buckets_ = std::make_unique<Bucket[]>(bucket_count_);
 }
@@ -48,9 +48,9 @@ uint32_t ConnIndex::match(const Bucket& b, uint16_t tag) {
 #endif
 }
 
-uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t hash) const {
-  const uint16_t tag = tag_of(hash);
-  const uint32_t home = home_bucket(hash);
+uint32_t ConnIndex::find_hashed(const FourTuple& key, uint32_t h) const {
+  const uint16_t tag = tag_of(h);
+  const uint32_t home = home_bucket(h);
   uint32_t b = home;
   for (;;) {
     const Bucket& bucket = buckets_[b];
@@ -72,7 +72,7 @@ void ConnIndex::find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) cons
     const uint32_t count = std::min(kBulkGroup, n - base);
     // Stage 1: hash and prefetch the home buckets.
     for (uint32_t i = 0; i < count; ++i) {
-      hashes[i] = hash_tuple(keys[base + i]);
+      hashes[i] = hash(keys[base + i]);
       base::prefetch_read(&buckets_[home_bucket(hashes[i])]);
     }
     // Stage 2: match tags in the (now arriving) buckets and prefetch the first candidate's key.
@@ -90,18 +90,18 @@ void ConnIndex::find_bulk(const FourTuple* keys, uint32_t n, uint32_t* out) cons
 
 bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
   if (LINETCP_UNLIKELY(value == kInvalidConn)) return false;
-  const uint32_t hash = hash_tuple(key);
-  if (find_hashed(key, hash) != kInvalidConn) return false;
+  const uint32_t h = hash(key);
+  if (find_hashed(key, h) != kInvalidConn) return false;
   if (LINETCP_UNLIKELY(size_ >= capacity_)) return false;
   // Load <= 3/4 guarantees a bucket with a free slot on the way; count every full one passed.
-  uint32_t b = home_bucket(hash);
+  uint32_t b = home_bucket(h);
   while (buckets_[b].occupied == 0xFF) {
     ++buckets_[b].overflow;
     b = next(b);
   }
   Bucket& bucket = buckets_[b];
   const uint32_t slot = static_cast<uint32_t>(std::countr_one(bucket.occupied));
-  bucket.tags[slot] = tag_of(hash);
+  bucket.tags[slot] = tag_of(h);
   bucket.occupied = static_cast<uint8_t>(bucket.occupied | (1u << slot));
   bucket.values[slot] = value;
   ++size_;
@@ -109,9 +109,9 @@ bool ConnIndex::insert(const FourTuple& key, uint32_t value) {
 }
 
 bool ConnIndex::erase(const FourTuple& key) {
-  const uint32_t hash = hash_tuple(key);
-  const uint16_t tag = tag_of(hash);
-  const uint32_t home = home_bucket(hash);
+  const uint32_t h = hash(key);
+  const uint16_t tag = tag_of(h);
+  const uint32_t home = home_bucket(h);
   uint32_t b = home;
   for (;;) {
     Bucket& bucket = buckets_[b];
@@ -141,9 +141,9 @@ bool ConnIndex::validate() const {
       const uint32_t value = buckets_[b].values[slot];
       const FourTuple* key = key_of_(ctx_, value);
       if (key == nullptr || value == kInvalidConn) return false;
-      const uint32_t hash = hash_tuple(*key);
-      if (buckets_[b].tags[slot] != tag_of(hash)) return false;
-      for (uint32_t p = home_bucket(hash); p != b; p = next(p)) ++expected[p];
+      const uint32_t h = hash(*key);
+      if (buckets_[b].tags[slot] != tag_of(h)) return false;
+      for (uint32_t p = home_bucket(h); p != b; p = next(p)) ++expected[p];
       ++entries;
     }
   }

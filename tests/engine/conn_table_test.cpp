@@ -123,7 +123,7 @@ struct Owners {
     const auto it = m.find(value);
     return it == m.end() ? nullptr : &it->second;
   }
-  ConnIndex index(uint32_t capacity) { return ConnIndex(capacity, &Owners::key_of, this); }
+  ConnIndex index(uint32_t capacity, TupleHashKey key = {}) { return ConnIndex(capacity, &Owners::key_of, this, key); }
   bool insert(ConnIndex& index, const FourTuple& key, uint32_t value) {
     if (!index.insert(key, value)) return false;
     key_of_value[value] = key;
@@ -221,7 +221,7 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
   uint32_t home = 0;
   for (uint32_t port = 1; same_home.size() < 40; ++port) {
     const FourTuple t = tuple(0x0B000001, static_cast<uint16_t>(port));
-    const uint32_t h = index.home_bucket(hash_tuple(t));
+    const uint32_t h = index.home_bucket(index.hash(t));
     if (port == 1) home = h;
     if (h == home) same_home.push_back(t);
   }
@@ -247,13 +247,41 @@ TEST(ConnIndex, CollisionChainAcrossBuckets) {
   EXPECT_TRUE(index.validate());  // every overflow count back to zero: no residue, no tombstones
 }
 
+// A peer that knows the hash picks ports that all land in one bucket: with the unkeyed hash the
+// 200 of them form one long probe chain. Under a secret key the same tuples scatter, and which
+// tuples collide differs from key to key (the endpoint takes its key from the per-process secret).
+TEST(ConnIndex, KeyedHashScattersTuplesChosenToCollideWithoutIt) {
+  Owners owners;
+  ConnIndex unkeyed = owners.index(6000);  // 1000 buckets
+  std::vector<FourTuple> flood;
+  for (uint32_t n = 0; flood.size() < 200 && n < 4'000'000; ++n) {  // about 200 000 tried
+    const FourTuple t = tuple(0x0D000001 + (n >> 16), static_cast<uint16_t>(n));
+    if (unkeyed.home_bucket(unkeyed.hash(t)) == 7) flood.push_back(t);
+  }
+  ASSERT_EQ(flood.size(), 200u);
+  for (const TupleHashKey key : {TupleHashKey{0x243F6A8885A308D3ull, 0x13198A2E03707344ull},
+                                 TupleHashKey{0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull}}) {
+    Owners keyed_owners;
+    ConnIndex keyed = keyed_owners.index(6000, key);
+    std::unordered_map<uint32_t, uint32_t> per_bucket;
+    uint32_t fullest = 0;
+    for (const FourTuple& t : flood) fullest = std::max(fullest, ++per_bucket[keyed.home_bucket(keyed.hash(t))]);
+    EXPECT_GE(per_bucket.size(), 150u);  // 200 balls in 1000 bins: ~182 bins expected
+    EXPECT_LE(fullest, 4u);
+    // Lookups work the same under any key.
+    for (uint32_t i = 0; i < flood.size(); ++i) ASSERT_TRUE(keyed_owners.insert(keyed, flood[i], i));
+    for (uint32_t i = 0; i < flood.size(); ++i) EXPECT_EQ(keyed.find(flood[i]), i);
+    EXPECT_TRUE(keyed.validate());
+  }
+}
+
 // `n` distinct keys (from 0x0C000001, ports counted up from `first_port`) whose home is `bucket`.
 std::vector<FourTuple> keys_homed_at(const ConnIndex& index, uint32_t bucket, uint32_t n,
                                      uint32_t first_port) {
   std::vector<FourTuple> keys;
   for (uint32_t port = first_port; keys.size() < n; ++port) {
     const FourTuple t = tuple(0x0C000001, static_cast<uint16_t>(port), static_cast<uint16_t>(port >> 16));
-    if (index.home_bucket(hash_tuple(t)) == bucket) keys.push_back(t);
+    if (index.home_bucket(index.hash(t)) == bucket) keys.push_back(t);
   }
   return keys;
 }
@@ -339,7 +367,7 @@ TEST(ConnIndex, FullNonPowerOfTwoIndexChurns) {
   ASSERT_EQ(index.size(), kCapacity);
   ASSERT_FALSE(owners.insert(index, random_tuple(), value));  // full
   bool last_bucket_used = false;
-  for (const FourTuple& t : present) last_bucket_used |= index.home_bucket(hash_tuple(t)) == 166;
+  for (const FourTuple& t : present) last_bucket_used |= index.home_bucket(index.hash(t)) == 166;
   EXPECT_TRUE(last_bucket_used);
   for (uint32_t step = 0; step < 20'000; ++step) {
     const std::size_t i = rng() % present.size();

@@ -109,12 +109,14 @@ class ConnIndex {
   // The tuple that `value` stands for, or nullptr when it stands for none (then it never matches).
   using KeyOf = const FourTuple* (*)(const void* ctx, uint32_t value);
 
-  ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx);
+  // `hash_key`: the secret of the tuple hash (see TupleHashKey); the endpoint derives it from its
+  // per-process secret.
+  ConnIndex(uint32_t capacity, KeyOf key_of, const void* ctx, TupleHashKey hash_key = {});
   ConnIndex(const ConnIndex&) = delete;
   ConnIndex& operator=(const ConnIndex&) = delete;
 
   // The value stored for `key`, or kInvalidConn.
-  uint32_t find(const FourTuple& key) const { return find_hashed(key, hash_tuple(key)); }
+  uint32_t find(const FourTuple& key) const { return find_hashed(key, hash(key)); }
 
   // out[i] = find(keys[i]) for a burst: hash every key and prefetch its bucket, then match tags
   // and prefetch the first candidate's key (its owner), then compare keys, so the memory latency
@@ -139,13 +141,14 @@ class ConnIndex {
   bool validate() const;
 
   // Hashing is public so that a caller who already computed it (once per packet) can reuse it.
-  uint32_t find_hashed(const FourTuple& key, uint32_t hash) const;
+  uint32_t hash(const FourTuple& key) const { return hash_tuple(key, hash_key_); }
+  uint32_t find_hashed(const FourTuple& key, uint32_t h) const;
   // Starts loading the home bucket of `key`, for a lookup that comes a little later.
-  void prefetch(const FourTuple& key) const { base::prefetch_read(&buckets_[home_bucket(hash_tuple(key))]); }
+  void prefetch(const FourTuple& key) const { base::prefetch_read(&buckets_[home_bucket(hash(key))]); }
   // The bucket where the probe for `hash` starts, in [0, bucket_count()) (public for the tests that
   // build collision chains).
-  uint32_t home_bucket(uint32_t hash) const {
-    return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32);
+  uint32_t home_bucket(uint32_t h) const {
+    return static_cast<uint32_t>((uint64_t{h} * bucket_count_) >> 32);
   }
 
  private:
@@ -157,7 +160,7 @@ class ConnIndex {
   };
   static_assert(sizeof(Bucket) == 64);
 
-  static uint16_t tag_of(uint32_t hash) { return static_cast<uint16_t>(hash); }
+  static uint16_t tag_of(uint32_t h) { return static_cast<uint16_t>(h); }
   uint32_t next(uint32_t b) const { return b + 1 == bucket_count_ ? 0 : b + 1; }
   // Bit i set where the bucket's slot i is occupied and has tag `tag`.
   static uint32_t match(const Bucket& b, uint16_t tag);
@@ -169,6 +172,7 @@ class ConnIndex {
   std::unique_ptr<Bucket[]> buckets_;
   KeyOf key_of_;
   const void* ctx_;
+  TupleHashKey hash_key_;
   uint32_t bucket_count_;
   uint32_t capacity_;
   uint32_t size_ = 0;

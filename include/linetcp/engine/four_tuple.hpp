@@ -30,10 +30,21 @@ static_assert(sizeof(FourTuple) == 12);
 inline constexpr uint32_t kIpv6Tag = 1u << 24;
 inline constexpr bool is_ipv6(const FourTuple& t) { return t.local_ip < kIpv6Tag; }
 
-// A fast, well-mixed 32-bit hash of the tuple for the connection index (not for RSS).
-inline uint32_t hash_tuple(const FourTuple& t) {
-  uint64_t a = (uint64_t{t.local_ip} << 32) | t.remote_ip;
-  uint64_t b = (uint64_t{t.local_port} << 16) | t.remote_port;
+// The secret of the connection index's hash (ConnIndex): with a known hash function, a peer
+// that picks its addresses and ports could aim all of its connections at one bucket and make
+// every lookup walk a long probe chain. {0, 0} (tests, software steering) is the unkeyed hash.
+struct TupleHashKey {
+  uint64_t a = 0;
+  uint64_t b = 0;
+};
+
+// A fast, well-mixed 32-bit hash of the tuple for the connection index (not for RSS). The key is
+// folded in before the multiplications, so which tuples collide depends on it. This is a cheap
+// keyed mix, not a PRF (SipHash would cost more than the rest of a lookup): it takes guessing
+// the key away from an attacker, not a determined cryptanalysis.
+inline uint32_t hash_tuple(const FourTuple& t, TupleHashKey key = {}) {
+  const uint64_t a = ((uint64_t{t.local_ip} << 32) | t.remote_ip) ^ key.a;
+  const uint64_t b = ((uint64_t{t.local_port} << 16) | t.remote_port) ^ key.b;
   uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
   h ^= h >> 29;
   h *= 0xBF58476D1CE4E5B9ull;
