@@ -426,6 +426,8 @@ class Endpoint final : private tcp::ConnSink {
   }
   ConnId connect_tuple(FourTuple t, bool any_local, uint32_t first_choice, uint32_t choices, App& app,
                        base::Instant now, const tcp::TcpParams* params);
+  // Starts loading what the next connect() after this one will probably touch first.
+  void prefetch_next_connect(FourTuple t, bool any_local, uint32_t first, uint32_t choices);
   // After any event on a connection: free it, move it to TIME_WAIT, queue it for output, and
   // keep its timer right.
   void settle(Conn& c, base::Instant now, bool requeue = true);

@@ -28,6 +28,8 @@ class PortAllocator {
   // reply hashes to this worker's queue. 0 when none matched.
   template <typename Pred>
   uint16_t acquire_if(Pred&& pred, uint32_t max_tries);
+  // The port acquire() would hand out next, or 0 when none is free; takes nothing.
+  uint16_t peek() const { return count_ != 0 ? ring_[head_] : 0; }
   // Returns a port taken by acquire*(); anything else (out of range, already free) is ignored.
   void release(uint16_t port);
 

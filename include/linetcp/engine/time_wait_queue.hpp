@@ -81,7 +81,7 @@ class TimeWaitQueue {
   // prefetch(const TimeWaitRecord&) is called for the record kPrefetchAhead places behind the
   // one being expired, if it is due too: expiring touches memory the record points into (the
   // index bucket, the port's slot), and loading it a few records early overlaps those misses.
-  static constexpr uint32_t kPrefetchAhead = 4;
+  static constexpr uint32_t kPrefetchAhead = 8;
   template <typename F, typename P>
   std::size_t expire(base::Instant now, F&& on_expire, P&& prefetch);
   template <typename F>
@@ -138,6 +138,14 @@ std::size_t TimeWaitQueue::expire(base::Instant now, F&& on_expire, P&& prefetch
   drop_dead_front();
   // While expiring, kill() leaves the ring alone so that the front stays where this loop put it.
   expiring_ = true;
+  // The first records of a batch are not reached by the look-ahead below: prefetch them here.
+  if (count_ != 0 && ring_[head_].due(now)) {
+    uint32_t i = head_;
+    for (uint32_t k = 0; k < kPrefetchAhead && k < count_; ++k) {
+      if (ring_[i].live() && ring_[i].due(now)) prefetch(static_cast<const TimeWaitRecord&>(ring_[i]));
+      if (++i == capacity_) i = 0;
+    }
+  }
   while (count_ != 0 && ring_[head_].due(now)) {
     TimeWaitRecord& rec = ring_[head_];
     if (count_ > kPrefetchAhead) {
