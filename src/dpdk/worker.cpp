@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "linetcp/base/compiler.hpp"
@@ -274,6 +275,13 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
   bool stopping = false;
   Instant next_peer_check = now;
   bool peer_open = false;
+  // A server asked to stop first lets the closes already under way finish: our FIN is out and its
+  // ACK not yet in (FIN-WAIT-1, CLOSING, LAST-ACK). Its report then counts them closed, and a
+  // script that stops it right after its client's report needs no pause. Connections still open
+  // (ESTABLISHED, CLOSE-WAIT, FIN-WAIT-2) are the peers' to end and are not waited for. Counting
+  // scans every connection slot, so it runs every few milliseconds, and only while stopping.
+  bool closes_pending = false;
+  Instant next_close_check = now;
 
   Instant last_loop = now;
   for (;;) {
@@ -335,13 +343,20 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
       work.stop(ep, now);
       stop_deadline = now + closing_grace;
     }
+    if (stopping && work.client() == nullptr && now >= next_close_check) {
+      const std::array<uint32_t, 11> states = ep.state_histogram();
+      using tcp::State;
+      closes_pending = states[static_cast<std::size_t>(State::kFinWait1)] + states[static_cast<std::size_t>(State::kClosing)] +
+                           states[static_cast<std::size_t>(State::kLastAck)] != 0;
+      next_close_check = now + Duration::millis(5);
+    }
     // With impairment, closing takes longer: frames the stage holds are still on their way (the
     // last ACKs and FINs too), and a peer whose FIN's ACK was lost retransmits the FIN, which
     // only a TIME_WAIT record that is still polled answers. So the worker waits for both
     // (bounded by the grace period): no connection is left half-closed on the other side.
     const bool settling = (impair_tx_ && impair_tx_->held() > 0) || (impair_rx_ && impair_rx_->held() > 0) ||
                           ((impair_rx_ || impair_tx_) && ep.time_wait_count() > 0);
-    const bool done = work.finished() && !ep.has_output() && !settling;
+    const bool done = work.finished() && !ep.has_output() && !settling && !closes_pending;
     if (done && peer_busy && now >= next_peer_check) {
       peer_open = peer_busy();
       next_peer_check = now + Duration::millis(1);

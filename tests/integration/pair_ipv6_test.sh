@@ -79,7 +79,7 @@ else
   client_pid=$!
   pids+=("$client_pid")
   lt_wait_report "$work/client.json" "$client_pid" $((seconds * 10 + 300))
-  sleep 1
+  # The server lets its closes under way (LAST-ACK) finish before it exits: no pause needed.
   kill -TERM "$server_pid"
   wait "$server_pid" || fail "the server exited with an error"
   kill -TERM "$client_pid"

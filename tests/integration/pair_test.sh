@@ -83,8 +83,7 @@ else
   client_pid=$!
   pids+=("$client_pid")
   lt_wait_report "$work/client.json" "$client_pid" $((seconds * 10 + 300))
-  # Let the server finish its side of the closes (LAST-ACK), then stop it, then the client.
-  sleep 1
+  # Stop the server (it lets its closes under way, LAST-ACK, finish first), then the client.
   kill -TERM "$server_pid"
   wait "$server_pid" || fail "the server exited with an error"
   kill -TERM "$client_pid"

@@ -39,9 +39,13 @@ ping -c 1 -W 2 10.86.0.2 >/dev/null || fail "no ping answer"
 # Telemetry while wrk holds 16 keep-alive connections open.
 wrk -t1 -c16 -d4s http://10.86.0.2/ >"$work/wrk.txt" 2>&1 &
 pids+=($!)
-sleep 2
-printf '/linetcp/stats\n/linetcp/workers\n/linetcp/conns\n/linetcp/config\n' |
-  timeout 10 dpdk-telemetry.py -f "$prefix" >"$work/telemetry.txt" 2>&1 || fail "dpdk-telemetry.py failed"
+# Ask until the 16 connections are open (the state counts are published once a second), at most 3 s.
+for _ in $(seq 30); do
+  printf '/linetcp/stats\n/linetcp/workers\n/linetcp/conns\n/linetcp/config\n' |
+    timeout 10 dpdk-telemetry.py -f "$prefix" >"$work/telemetry.txt" 2>&1 || fail "dpdk-telemetry.py failed"
+  grep -q '"ESTABLISHED": 16' "$work/telemetry.txt" && break
+  sleep 0.1
+done
 python3 - "$work/telemetry.txt" <<'PY' || fail "telemetry answers"
 import json, sys
 replies = {}
