@@ -301,7 +301,8 @@ void LoadClient::on_closed(engine::Endpoint&, ConnId id, tcp::CloseReason reason
   Conn& c = conns_[id];
   if (!c.in_use) return;
   if (!c.open) {
-    ++counters_.connect_failed;
+    // One we closed ourselves before it opened (stop() in SYN-SENT deletes it) did not fail.
+    if (!c.closing) ++counters_.connect_failed;
   } else {
     // One error per failed connection: a reset or a timeout explains the response it cut off,
     // so `incomplete` counts only the connections that ended otherwise with one outstanding.

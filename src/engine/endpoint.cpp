@@ -289,7 +289,7 @@ void Endpoint::replay_deferred(ConnId id, Conn& c) {
   if (bytes) c.tcp.send(bytes);
   if (f & kDeferUrgent) c.tcp.send_urgent();
   if (f & kDeferKeepalive) c.tcp.set_keepalive(true, now_);
-  if (f & kDeferClose) c.tcp.close();
+  if (f & kDeferClose) c.tcp.close(*this);  // parked connections are ESTABLISHED: a FIN
   if (f & kDeferAbort) {
     abort(id);
     return;
@@ -458,7 +458,11 @@ void Endpoint::close(ConnId id) {
     records_[id].flags |= kDeferClose;
     return;
   }
-  c->tcp.close();
+  {
+    const CurrentScope scope(*this, id, *c);  // in SYN-SENT, close() reports the end at once
+    c->tcp.close(*this);
+  }
+  // The FIN goes out at the next poll; a connection deleted in SYN-SENT is freed there.
   if (!c->ready_link.linked()) ready_.push_back(*c);
 }
 

@@ -174,9 +174,13 @@ void TcpConnection::send_urgent() {
   urgent_pending_ = true;
 }
 
-void TcpConnection::close() {
+void TcpConnection::close(ConnSink& sink) {
   switch (state_) {
     case State::kSynSent:
+      // RFC 9293 §3.10.4: "Delete the TCB": nothing was agreed yet, so no FIN. A SYN-ACK still
+      // on its way finds no connection and is answered with a RST, as Linux does.
+      enter_closed(CloseReason::kAborted, sink);
+      break;
     case State::kSynReceived:
     case State::kEstablished:
       fin_queued_ = true;

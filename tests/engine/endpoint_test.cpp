@@ -747,6 +747,43 @@ TEST_F(PairTest, ListenersOnTwoPortsAreIndependent) {
   EXPECT_EQ(pair_.client().connection(again).state(), State::kEstablished);
 }
 
+TEST_F(PairTest, CloseInSynSentDeletesTheConnectionAndTheLateSynAckIsReset) {
+  // RFC 9293 §3.10.4, CLOSE in SYN-SENT: "Delete the TCB". The application hears of the end at
+  // once, no FIN ever leaves, and the server's SYN-ACK, arriving after, finds no connection and
+  // is answered with a RST, which frees the server's SYN-RECEIVED.
+  RecordingApp server, client;
+  ASSERT_TRUE(pair_.server().listen(80, server));
+  uint32_t syns = 0, client_rsts = 0, client_other = 0;
+  pair_.filter = [&](Side from, std::vector<uint8_t>& f) {
+    const ParsedFrame p = parse_frame(f);
+    if (from == Side::kClient && p.ip_proto == 6) {
+      if (p.flags == kTcpSyn) ++syns;
+      else if (p.flags & kTcpRst) ++client_rsts;
+      else ++client_other;
+    }
+    return true;
+  };
+  const ConnId id = pair_.client().connect(kServerIp, 80, client, pair_.now());
+  ASSERT_NE(id, kInvalidConn);
+  ASSERT_TRUE(run([&] { return syns == 1; }));
+  ASSERT_EQ(pair_.client().connection(id).state(), State::kSynSent);
+  pair_.client().close(id);
+  ASSERT_EQ(client.closed.size(), 1u);  // at once, not at the next poll
+  EXPECT_EQ(client.closed[0], std::make_pair(id, CloseReason::kAborted));
+  ASSERT_TRUE(run([&] { return pair_.server().counters().syn_received_closed == 1; }));
+  EXPECT_EQ(client_rsts, 1u);
+  EXPECT_EQ(client_other, 0u);  // no ACK of the SYN-ACK, no FIN
+  EXPECT_EQ(syns, 1u);          // and no SYN retransmission
+  EXPECT_EQ(pair_.client().counters().tcp_rst_sent_no_conn, 1u);
+  EXPECT_TRUE(client.opened.empty());
+  EXPECT_TRUE(server.opened.empty());
+  EXPECT_EQ(pair_.client().active_connections(), 0u);
+  EXPECT_EQ(pair_.server().active_connections(), 0u);
+  pair_.run_for(Duration::seconds(5));  // the SYN's retransmission timer is gone with it
+  EXPECT_EQ(syns, 1u);
+  EXPECT_EQ(client.closed.size(), 1u);
+}
+
 TEST_F(PairTest, CookieConnectionsCarryVerifiedBytesBothWays) {
   // Every SYN takes the cookie path; window scaling and SACK must still be right for real data.
   PairOptions o;

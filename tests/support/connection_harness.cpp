@@ -296,7 +296,7 @@ bool LinkedPair::run(uint64_t a_bytes, uint64_t b_bytes, Duration limit) {
   while (now < end) {
     if (a.sink.established && !a_queued) {
       a.conn.send(a.to_send);
-      a.conn.close();  // the FIN follows the data
+      a.conn.close(a.sink);  // the FIN follows the data
       a_queued = true;
     }
     if (b.sink.established && !b_queued) {
@@ -304,7 +304,7 @@ bool LinkedPair::run(uint64_t a_bytes, uint64_t b_bytes, Duration limit) {
       b_queued = true;
     }
     if (b_queued && b.sink.peer_fin && !b.closed_app) {
-      b.conn.close();  // B closes once A is done: CLOSE-WAIT -> LAST-ACK
+      b.conn.close(b.sink);  // B closes once A is done: CLOSE-WAIT -> LAST-ACK
       b.closed_app = true;
     }
     pump(a, true);
@@ -370,14 +370,14 @@ bool LinkedPair::run_rounds(uint32_t rounds, uint32_t request, uint32_t response
     }
     if (round > 0 && next_request.is_never() && a.sink.received.size() >= uint64_t{response} * round) {
       if (round == rounds && !closed) {
-        a.conn.close();
+        a.conn.close(a.sink);
         closed = true;
       } else if (round < rounds) {
         next_request = now + think;
       }
     }
     if (closed && b.sink.peer_fin && !b.closed_app) {
-      b.conn.close();
+      b.conn.close(b.sink);
       b.closed_app = true;
     }
     pump(a, true);

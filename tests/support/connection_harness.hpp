@@ -164,7 +164,7 @@ class TcpHarness {
   static std::vector<uint8_t> payload_of(const SegmentOut& s);
   // Application calls.
   void app_send(uint64_t n) { conn.send(n); }
-  void app_close() { conn.close(); }
+  void app_close() { conn.close(sink); }
   void app_abort() { conn.abort(ctx, sink); }
   // The peer's ACK of everything we sent so far.
   SegBuilder peer_ack() const { return seg().seq(rseq).ack(conn.snd_max()).window(peer_window); }

@@ -74,6 +74,22 @@ TEST(TcpState, SynSentRstWithAcceptableAckIsRefused) {
   h.expect_nothing();
 }
 
+TEST(TcpState, CloseInSynSentDeletesTheConnectionWithoutAFin) {
+  // RFC 9293 §3.10.4, CLOSE in SYN-SENT: "Delete the TCB", queued data included. No FIN, no
+  // retransmission of the SYN afterwards.
+  TcpHarness h;
+  h.syn_sent();
+  h.app_send(100);
+  h.app_close();
+  EXPECT_EQ(h.conn.state(), State::kClosed);
+  ASSERT_TRUE(h.sink.closed);
+  EXPECT_EQ(h.sink.reason, CloseReason::kAborted);
+  h.expect_nothing();
+  EXPECT_TRUE(h.conn.next_deadline().is_never());
+  h.advance(Duration::seconds(10));
+  h.expect_nothing();
+}
+
 TEST(TcpState, SynSentIgnoresRstWithoutAck) {
   TcpHarness h;
   h.syn_sent();

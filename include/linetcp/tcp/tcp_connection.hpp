@@ -190,8 +190,9 @@ class TcpConnection {
   void send(uint64_t bytes);
   // Marks everything queued so far as urgent (MUST-30, MUST-31).
   void send_urgent();
-  // No more data will be queued: FIN after the last byte (CLOSE call).
-  void close();
+  // No more data will be queued: FIN after the last byte (CLOSE call). In SYN-SENT the
+  // connection is deleted at once instead (RFC 9293 §3.10.4): closed with kAborted, no segment.
+  void close(ConnSink& sink);
   // Reset the connection now (ABORT call); the RST comes out of poll_output().
   void abort(TcpContext& ctx, ConnSink& sink);
   // The application keeps `bytes` of received data for now; the receive window shrinks by it
