@@ -815,6 +815,9 @@ void TcpConnection::process_text(const SegmentIn& seg, Instant now, TcpContext& 
   // MUST-58/SHLD-19: ACK at least every second full segment, otherwise delay (< 500 ms).
   if (++unacked_segments_ >= 2 || params_->delayed_ack == Duration::zero()) {
     ack_now_ = true;
+  } else if (ctx.quick_ack) {
+    ack_now_ = true;
+    ++ctx.counters.quick_acks;
   } else if (delack_deadline_.is_never()) {
     delack_deadline_ = now + params_->delayed_ack;
   }

@@ -441,7 +441,11 @@ class Endpoint final : private tcp::ConnSink {
   // ConnIndex::KeyOf: the tuple held by the connection or TIME_WAIT record an index value names.
   static const FourTuple* index_key(const void* ctx, uint32_t value);
   void fire_timer(ConnId id, base::Instant now);
-  tcp::TcpContext ctx() { return tcp::TcpContext{ooo_, tcp_counters_}; }
+  // Quick ACKs while more than 7/8 of the full states are taken and idle connections park for
+  // room: a delayed ACK would keep its connection's state from parking.
+  tcp::TcpContext ctx() {
+    return tcp::TcpContext{ooo_, tcp_counters_, parking_ && tcbs_.size() > tcbs_.capacity() - tcbs_.capacity() / 8};
+  }
   wire::Ipv4Addr next_hop(wire::Ipv4Addr dst) const;
   wire::Ipv6Addr next_hop6(const wire::Ipv6Addr& dst) const;
 

@@ -99,6 +99,7 @@ struct TcpCounters {
   uint64_t keepalive_timeouts = 0;
   uint64_t urgent_in = 0;
   uint64_t options_malformed = 0;  // an illegal option length (MUST-7); the segment is still used
+  uint64_t quick_acks = 0;  // data ACKed at once that would have waited (TcpContext::quick_ack)
 };
 
 // What a connection tells its owner. The engine implements it and forwards to the application.
@@ -123,6 +124,10 @@ class ConnSink {
 struct TcpContext {
   ChunkPool& ooo;
   TcpCounters& counters;
+  // ACK every data segment at once instead of delaying it. The engine sets it when its full TCP
+  // states run short: a pending delayed ACK keeps a connection's state busy (it cannot park) for
+  // up to delayed_ack, which with requests spread over many connections starves the pool.
+  bool quick_ack = false;
 };
 
 // An idle ESTABLISHED connection in compact form (TcpConnection::park): only what the next
