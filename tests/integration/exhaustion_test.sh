@@ -107,9 +107,12 @@ print(f"{mode}: never established (SYN-SENT at the stop): "
 # Still answering at the end: echoed bytes in the last full second of the run.
 last = [p for p in c["series"] if p["t"] <= c["duration_s"]][-1]
 check(last["gbps_in"] > 0, f"nothing came back in the last second: {last}")
-# No connection was harmed: none reset, none timed out, on either side.
+# No connection was harmed: none reset, none timed out, on either side. The one exception: a
+# server handshake (SYN-RECEIVED) whose client gave it up at the stop is reset when its SYN-ACK
+# arrives, and counted among the resets and in syn_received_closed.
 for k in ("endpoint.connections_reset", "endpoint.connections_timed_out"):
-    check(sc[k] == 0 and cc[k] == 0, f"{k}: server {sc[k]}, client {cc[k]}")
+    allowed = sc["endpoint.syn_received_closed"] if k == "endpoint.connections_reset" else 0
+    check(sc[k] <= allowed and cc[k] == 0, f"{k}: server {sc[k]} (allowed {allowed}), client {cc[k]}")
 e = lambda k: sc["endpoint." + k]
 if mode == "table":
     check(e("conn_table_full") > 0, "the table never filled")
