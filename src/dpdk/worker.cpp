@@ -345,9 +345,8 @@ void Worker::run(const std::atomic<bool>& stop, Duration grace, const std::funct
     }
     if (stopping && work.client() == nullptr && now >= next_close_check) {
       const std::array<uint32_t, 11> states = ep.state_histogram();
-      using tcp::State;
-      closes_pending = states[static_cast<std::size_t>(State::kFinWait1)] + states[static_cast<std::size_t>(State::kClosing)] +
-                           states[static_cast<std::size_t>(State::kLastAck)] != 0;
+      const auto in = [&](tcp::State s) { return states[static_cast<std::size_t>(s)]; };
+      closes_pending = in(tcp::State::kFinWait1) + in(tcp::State::kClosing) + in(tcp::State::kLastAck) != 0;
       next_close_check = now + Duration::millis(5);
     }
     // With impairment, closing takes longer: frames the stage holds are still on their way (the

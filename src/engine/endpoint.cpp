@@ -48,6 +48,8 @@ Endpoint::Endpoint(const EndpointConfig& config, Instant now)
     : config_(config),
       prefix_{config.address, config.prefix_length},
       l2_len_(config.vlan != 0 && !config.vlan_tx_offload ? wire::kEthHeaderLen + 4 : wire::kEthHeaderLen),
+      tcp_frame4_(config.mac, l2_len_ == wire::kEthHeaderLen ? uint16_t{0} : config.vlan, wire::kIpProtoTcp,
+                  config.ttl, config.tos, true),
       ooo_(config.ooo_chunks),
       records_(config.max_connections),
       tcbs_(config.full_state_connections != 0 ? std::min(config.full_state_connections, config.max_connections)
@@ -348,7 +350,7 @@ ConnId Endpoint::connect(const wire::Ipv6Addr& remote, uint16_t remote_port, App
   const uint32_t count = link_local || local6_.size() == 1 ? 1 : static_cast<uint32_t>(local6_.size() - 1);
   const uint32_t peer = peers_.find(remote);
   FourTuple t{static_cast<uint32_t>(li), peer == Ipv6PeerTable::kNone ? kPendingPeer : peer, local_port, remote_port};
-  if (local.is_unspecified()) t.local_ip = first + (next_source6_ < count ? next_source6_ : 0);
+  if (local.is_unspecified()) t.local_ip = next_source(true, first, count);
   // An application may connect from inside a callback of input(): keep the input's source.
   const wire::Ipv6Addr saved = input_src6_;
   input_src6_ = remote;  // kPendingPeer stands for it until the connection interns it
@@ -371,9 +373,9 @@ ConnId Endpoint::connect_tuple(FourTuple t, bool any_local, uint32_t first, uint
     uint32_t& next = v6 ? next_source6_ : next_source_;
     for (uint32_t tried = 0; tried < choices && t.local_port == 0; ++tried) {
       if (any_local) {  // round robin without a modulo: next stays below choices
-        if (next >= choices) next = 0;
-        t.local_ip = first + next;
-        if (++next == choices) next = 0;
+        t.local_ip = next_source(v6, first, choices);
+        next = t.local_ip - first + 1;
+        if (next == choices) next = 0;
       }
       t.local_port = ports_of(t).acquire_if(
         [&](uint16_t p) {
@@ -417,10 +419,7 @@ void Endpoint::prefetch_next_connect(FourTuple t, bool any_local, uint32_t first
   // high rates. Start loading it (and the port's ring position) now; a wrong guess costs two
   // prefetches.
   if (t.remote_ip == kPendingPeer) return;
-  if (any_local) {
-    const uint32_t next = engine::is_ipv6(t) ? next_source6_ : next_source_;
-    t.local_ip = first + (next < choices ? next : 0);
-  }
+  if (any_local) t.local_ip = next_source(engine::is_ipv6(t), first, choices);
   PortAllocator& ports = ports_of(t);
   t.local_port = ports.peek();
   if (t.local_port == 0) return;
@@ -1345,29 +1344,29 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
   const bool v6 = engine::is_ipv6(t);
   uint8_t* ip = buf + l2_len_;
   uint8_t* tcp = ip + (LINETCP_UNLIKELY(v6) ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen);
-  write_l2(buf, dst_mac, v6 ? wire::kEtherTypeIpv6 : wire::kEtherTypeIpv4);
   const wire::TcpHeaderFields f{t.local_port, t.remote_port, seg.seq.raw(), seg.ack.raw(),
                                 seg.flags,    seg.window,    seg.urgent};
-  const std::size_t hlen = wire::write_tcp_header(tcp, f, seg.opts);
+  const wire::TcpHeaderWritten header = wire::write_tcp_header_summed(tcp, f, seg.opts);
+  const std::size_t hlen = header.length;
+  // The checksum is the header's sum, known from the values, plus the payload's: most segments
+  // (SYN, ACK, FIN) sum nothing from memory.
+  uint32_t sum = header.sum;
   if (seg.payload_len > 0) {
     const std::span<uint8_t> dst(tcp + hlen, seg.payload_len);
     if (owner != kInvalidConn) apps_[app].app->fill_payload(*this, owner, seg.payload_offset, dst);
     else std::memset(dst.data(), 0, dst.size());
+    if (!offload) sum = wire::checksum_add(dst.data(), dst.size(), sum);
   }
   const std::size_t l4 = hlen + seg.payload_len;
   if (LINETCP_UNLIKELY(v6)) {
     const wire::Ipv6Addr& src = local6_[t.local_ip].addr;
     const wire::Ipv6Addr& dst = remote6(t.remote_ip);
+    write_l2(buf, dst_mac, wire::kEtherTypeIpv6);
     wire::write_ipv6_header(ip, src, dst, wire::kIpProtoTcp, static_cast<uint16_t>(l4), config_.ttl, config_.tos);
-    base::store_be16(tcp + 16, 0);
-    if (offload) {  // the pseudo-header sum, folded, not complemented (as for IPv4)
-      const uint32_t sum = wire::pseudo_header_sum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
-                                                        static_cast<uint32_t>(l4));
-      base::store_be16(tcp + 16, wire::checksum_reduce(sum));
-    } else {
-      base::store_be16(tcp + 16, wire::upper_checksum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
-                                                           {tcp, l4}));  // MUST-2
-    }
+    const uint32_t pseudo = wire::pseudo_header_sum_ipv6(src.bytes.data(), dst.bytes.data(), wire::kIpProtoTcp,
+                                                         static_cast<uint32_t>(l4));
+    // Offload wants the pseudo-header sum, folded, not complemented (as for IPv4).
+    base::store_be16(tcp + 16, offload ? wire::checksum_reduce(pseudo) : wire::checksum_fold(pseudo + sum));  // MUST-2
     if (meta) {
       meta->checksum_offload = offload;
       meta->ipv6 = true;
@@ -1376,13 +1375,10 @@ std::size_t Endpoint::write_tcp_frame(uint8_t* buf, const wire::MacAddr& dst_mac
     }
     return headers6() + l4;
   }
-  wire::write_ipv4_header(ip, wire::Ipv4Addr{t.local_ip}, wire::Ipv4Addr{t.remote_ip}, wire::kIpProtoTcp,
-                          static_cast<uint16_t>(l4), config_.ttl, 0, config_.tos, true, !offload);
-  if (offload) {
-    wire::set_tcp_offload_pseudo_checksum_ipv4(tcp, t.local_ip, t.remote_ip, static_cast<uint16_t>(l4));
-  } else {
-    wire::fill_tcp_checksum_ipv4(tcp, l4, t.local_ip, t.remote_ip);  // MUST-2
-  }
+  const uint32_t addresses =
+      tcp_frame4_.write(buf, dst_mac, t.local_ip, t.remote_ip, static_cast<uint16_t>(l4), !offload);
+  const uint32_t pseudo = addresses + wire::kIpProtoTcp + static_cast<uint32_t>(l4);
+  base::store_be16(tcp + 16, offload ? wire::checksum_reduce(pseudo) : wire::checksum_fold(pseudo + sum));  // MUST-2
   if (meta) {
     meta->checksum_offload = offload;
     meta->l4_len = static_cast<uint8_t>(hlen);

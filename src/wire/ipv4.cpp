@@ -87,7 +87,7 @@ Ipv4Error Ipv4View::parse(std::span<const uint8_t> packet, Ipv4View& out, bool v
   if (LINETCP_UNLIKELY(total_len < header_len || total_len > packet.size())) {
     return Ipv4Error::kBadTotalLength;
   }
-  if (verify_checksum && LINETCP_UNLIKELY(checksum_fold(checksum_add(p, header_len)) != 0)) {
+  if (verify_checksum && LINETCP_UNLIKELY(checksum_fold(checksum_add_words(p, header_len)) != 0)) {
     return Ipv4Error::kBadChecksum;
   }
   out.datagram_ = packet.first(total_len);
@@ -99,17 +99,21 @@ Ipv4Error Ipv4View::parse(std::span<const uint8_t> packet, Ipv4View& out, bool v
 void write_ipv4_header(uint8_t* p, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
                        uint16_t payload_length, uint8_t ttl, uint16_t id, uint8_t tos,
                        bool dont_fragment, bool compute_checksum) {
-  p[0] = 0x45;  // version 4, IHL 5
-  p[1] = tos;
-  base::store_be16(p + 2, static_cast<uint16_t>(kIpv4MinHeaderLen + payload_length));
+  const auto version_tos = static_cast<uint16_t>(0x4500 | tos);  // version 4, IHL 5
+  const auto total_length = static_cast<uint16_t>(kIpv4MinHeaderLen + payload_length);
+  const uint16_t flags = dont_fragment ? 0x4000 : 0;
+  const auto ttl_protocol = static_cast<uint16_t>((ttl << 8) | protocol);
+  base::store_be16(p, version_tos);
+  base::store_be16(p + 2, total_length);
   base::store_be16(p + 4, id);
-  base::store_be16(p + 6, dont_fragment ? 0x4000 : 0);
-  p[8] = ttl;
-  p[9] = protocol;
-  base::store_be16(p + 10, 0);
+  base::store_be16(p + 6, flags);
+  base::store_be16(p + 8, ttl_protocol);
   base::store_be32(p + 12, src.value);
   base::store_be32(p + 16, dst.value);
-  if (compute_checksum) base::store_be16(p + 10, checksum_fold(checksum_add(p, kIpv4MinHeaderLen)));
+  // Summed from the values: reading back the bytes just stored would wait on the stores.
+  const uint32_t sum = uint32_t{version_tos} + total_length + id + flags + ttl_protocol +
+                       checksum_word32(src.value) + checksum_word32(dst.value);
+  base::store_be16(p + 10, compute_checksum ? checksum_fold(sum) : uint16_t{0});
 }
 
 }  // namespace linetcp::wire

@@ -3,6 +3,7 @@
 
 #include "linetcp/base/byte_order.hpp"
 #include "linetcp/base/compiler.hpp"
+#include "linetcp/wire/checksum.hpp"
 
 namespace linetcp::wire {
 namespace {
@@ -100,59 +101,74 @@ std::size_t tcp_options_length(const TcpOptions& opts) {
   return fixed + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
 }
 
-std::size_t write_tcp_options(const TcpOptions& opts, uint8_t* dst) {
-  uint8_t* p = dst;
+namespace {
+
+// Stores option bytes and adds them, as 16-bit words, to a running partial checksum: the sum comes
+// from the values, so the sender never reads back what it just stored byte by byte.
+class OptionWriter {
+ public:
+  explicit OptionWriter(uint8_t* dst) : start_(dst), p_(dst) {}
+  void bytes2(uint8_t hi, uint8_t lo) {
+    p_[0] = hi;
+    p_[1] = lo;
+    sum_ += (uint32_t{hi} << 8) | lo;
+    p_ += 2;
+  }
+  void be16(uint16_t v) {
+    base::store_be16(p_, v);
+    sum_ += v;
+    p_ += 2;
+  }
+  void be32(uint32_t v) {
+    base::store_be32(p_, v);
+    sum_ += checksum_word32(v);
+    p_ += 4;
+  }
+  std::size_t written() const { return static_cast<std::size_t>(p_ - start_); }
+  uint32_t sum() const { return sum_; }
+
+ private:
+  uint8_t* start_;
+  uint8_t* p_;
+  uint32_t sum_ = 0;
+};
+
+}  // namespace
+
+std::size_t write_tcp_options(const TcpOptions& opts, uint8_t* dst, uint32_t* sum) {
+  OptionWriter w(dst);
   if (opts.has_mss) {
-    p[0] = kOptMss;
-    p[1] = kMssLen;
-    base::store_be16(p + 2, opts.mss);
-    p += 4;
+    w.bytes2(kOptMss, kMssLen);
+    w.be16(opts.mss);
   }
   if (opts.has_timestamps) {
     // SACK-permitted fills the two bytes that would otherwise be NOP NOP before the timestamps.
-    if (opts.sack_permitted) {
-      p[0] = kOptSackPermitted;
-      p[1] = kSackPermittedLen;
-    } else {
-      p[0] = kOptNop;
-      p[1] = kOptNop;
-    }
-    p[2] = kOptTimestamps;
-    p[3] = kTimestampsLen;
-    base::store_be32(p + 4, opts.ts_val);
-    base::store_be32(p + 8, opts.ts_ecr);
-    p += 12;
+    if (opts.sack_permitted) w.bytes2(kOptSackPermitted, kSackPermittedLen);
+    else w.bytes2(kOptNop, kOptNop);
+    w.bytes2(kOptTimestamps, kTimestampsLen);
+    w.be32(opts.ts_val);
+    w.be32(opts.ts_ecr);
   } else if (opts.sack_permitted) {
-    p[0] = kOptNop;
-    p[1] = kOptNop;
-    p[2] = kOptSackPermitted;
-    p[3] = kSackPermittedLen;
-    p += 4;
+    w.bytes2(kOptNop, kOptNop);
+    w.bytes2(kOptSackPermitted, kSackPermittedLen);
   }
   if (opts.has_window_scale) {
-    p[0] = kOptNop;
-    p[1] = kOptWindowScale;
-    p[2] = kWindowScaleLen;
-    p[3] = opts.window_scale;
-    p += 4;
+    w.bytes2(kOptNop, kOptWindowScale);
+    w.bytes2(kWindowScaleLen, opts.window_scale);
   }
-  const std::size_t blocks = sack_blocks_to_write(opts, static_cast<std::size_t>(p - dst));
+  const std::size_t blocks = sack_blocks_to_write(opts, w.written());
   if (blocks > 0) {
-    p[0] = kOptNop;
-    p[1] = kOptNop;
-    p[2] = kOptSack;
-    p[3] = static_cast<uint8_t>(2 + blocks * kSackBlockLen);
-    p += 4;
+    w.bytes2(kOptNop, kOptNop);
+    w.bytes2(kOptSack, static_cast<uint8_t>(2 + blocks * kSackBlockLen));
     for (std::size_t k = 0; k < blocks; ++k) {
-      base::store_be32(p, opts.sack[k].left);
-      base::store_be32(p + 4, opts.sack[k].right);
-      p += kSackBlockLen;
+      w.be32(opts.sack[k].left);
+      w.be32(opts.sack[k].right);
     }
   }
-  // The layout above keeps every option in whole words, so this never runs; should it change,
-  // the header must still end on a word boundary, padded with zeros (EOL), MUST-69.
-  while ((p - dst) % 4 != 0) *p++ = kOptEol;
-  return static_cast<std::size_t>(p - dst);
+  // Every option above is written in whole words (MUST-69 asks a header to end on a word
+  // boundary, padded with EOL, should that ever change).
+  if (sum) *sum = w.sum();
+  return w.written();
 }
 
 }  // namespace linetcp::wire

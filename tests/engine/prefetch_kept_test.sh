@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The engine's prefetch helpers still contain a prefetch instruction once compiled. GCC had deleted
 # every call to a function that does nothing but prefetch (it found such functions "const"; see
-# base/compiler.hpp), which left Endpoint::prefetch_input a bare `ret` for five sessions.
+# base/compiler.hpp), which left Endpoint::prefetch_input a bare `ret` (seen on commit 3fe6207).
 # Usage: prefetch_kept_test.sh OBJDUMP LIBRARY
 set -euo pipefail
 objdump=$1

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -90,6 +91,33 @@ TEST(ChecksumTest, InitialSumNearMaxKeepsItsCarry) {
 TEST(ChecksumTest, SpanOverloadMatchesPointer) {
   const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5};
   EXPECT_EQ(checksum_add(std::span<const uint8_t>(bytes)), checksum_add(bytes.data(), bytes.size()));
+}
+
+TEST(ChecksumTest, HeaderWordsMatchTheGeneralSum) {
+  // checksum_add_words() is checksum_add() inlined for headers: every length a header can have,
+  // at every alignment, with and without a running sum.
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(64 + 4);
+  for (int round = 0; round < 200; ++round) {
+    for (auto& b : buf) b = static_cast<uint8_t>(rng());
+    if (round == 0) std::fill(buf.begin(), buf.end(), 0xff);  // every word carries
+    const uint32_t start = round % 2 == 0 ? 0u : rng() >> 2;
+    for (std::size_t offset = 0; offset < 4; ++offset) {
+      for (std::size_t len = 0; len <= 60; len += 4) {
+        ASSERT_EQ(checksum_add_words(buf.data() + offset, len, start),
+                  checksum_add(buf.data() + offset, len, start))
+            << "round " << round << " offset " << offset << " len " << len;
+      }
+    }
+  }
+}
+
+TEST(ChecksumTest, Word32IsTheSumOfItsHalves) {
+  const uint8_t bytes[] = {0xde, 0xad, 0xbe, 0xef};
+  EXPECT_EQ(checksum_word32(0xdeadbeef), 0xdeadu + 0xbeefu);
+  EXPECT_EQ(checksum_reduce(checksum_word32(0xdeadbeef)), checksum_reduce(checksum_add(bytes, sizeof bytes)));
+  EXPECT_EQ(checksum_word32(0), 0u);
+  EXPECT_EQ(checksum_word32(0xffffffff), 0x1fffeu);
 }
 
 TEST(ChecksumTest, PseudoHeaderSum) {

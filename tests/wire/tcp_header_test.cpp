@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "linetcp/wire/checksum.hpp"
@@ -172,6 +173,56 @@ TEST(TcpHeaderTest, AllFlagBits) {
   ASSERT_EQ(TcpHeaderView::parse({seg, 20}, tcp), TcpError::kOk);
   EXPECT_EQ(tcp.flags(), 0xff);
   EXPECT_TRUE(tcp.options().empty());
+}
+
+TEST(TcpHeaderTest, SummedBuilderGivesTheSumOfItsBytes) {
+  // write_tcp_header_summed() computes the header's share of the checksum from the field values;
+  // it must equal the sum of the bytes it wrote, for extreme values and every option layout.
+  std::mt19937 rng(11);
+  for (int round = 0; round < 500; ++round) {
+    TcpOptions o;
+    o.has_mss = rng() & 1;
+    o.mss = static_cast<uint16_t>(rng());
+    o.sack_permitted = rng() & 1;
+    o.has_timestamps = rng() & 1;
+    o.ts_val = round == 0 ? 0xffffffff : static_cast<uint32_t>(rng());
+    o.ts_ecr = static_cast<uint32_t>(rng());
+    o.has_window_scale = rng() & 1;
+    o.window_scale = static_cast<uint8_t>(rng() % 15);
+    o.sack_count = static_cast<uint8_t>(rng() % 5);
+    for (auto& b : o.sack) b = {static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng())};
+    const TcpHeaderFields f = round == 0 ? TcpHeaderFields{0xffff, 0xffff, 0xffffffff, 0xffffffff, 0xff, 0xffff, 0xffff}
+                                         : TcpHeaderFields{static_cast<uint16_t>(rng()), static_cast<uint16_t>(rng()),
+                                                           static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()),
+                                                           static_cast<uint8_t>(rng()), static_cast<uint16_t>(rng()),
+                                                           static_cast<uint16_t>(rng())};
+    uint8_t seg[kTcpMaxHeaderLen];
+    std::memset(seg, 0xcc, sizeof seg);
+    const TcpHeaderWritten w = write_tcp_header_summed(seg, f, o);
+    ASSERT_EQ(w.length, write_tcp_header(seg, f, o)) << round;
+    ASSERT_EQ(checksum_fold(w.sum), checksum_fold(checksum_add(seg, w.length))) << round;
+  }
+}
+
+TEST(TcpHeaderTest, VerifyAgreesWithTheFullSumForAnyDataOffset) {
+  // RFC9293 MUST-3: verify_tcp_checksum_ipv4() sums the header inline and the payload apart. A
+  // segment whose data offset is garbage (too small, or past the end) takes the plain path; every
+  // segment, right or wrong, must get the verdict of the one-piece sum.
+  std::mt19937 rng(5);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<uint8_t> seg(rng() % 90);
+    for (auto& b : seg) b = static_cast<uint8_t>(rng());
+    const uint32_t src = static_cast<uint32_t>(rng());
+    const uint32_t dst = static_cast<uint32_t>(rng());
+    if (seg.size() >= kTcpMinHeaderLen && round % 2 == 0) {
+      // Half of them carry their right checksum, so both verdicts are exercised.
+      seg[16] = seg[17] = 0;
+      set_tcp_checksum(seg.data(), tcp_checksum_ipv4(src, dst, seg));
+    }
+    const bool right = tcp_checksum_ipv4(src, dst, seg) == 0;
+    ASSERT_EQ(verify_tcp_checksum_ipv4(src, dst, seg), right ? TcpError::kOk : TcpError::kBadChecksum)
+        << round << " size " << seg.size();
+  }
 }
 
 TEST(TcpHeaderTest, OffloadPseudoChecksum) {

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
+
+#include "linetcp/wire/checksum.hpp"
 
 namespace linetcp::wire {
 namespace {
@@ -237,6 +240,30 @@ TEST(TcpOptionsWriteTest, SackBlocksWithinTheBudget) {
   o.has_timestamps = false;
   o.sack_count = 200;
   EXPECT_EQ(tcp_options_length(o), 36u);
+}
+
+TEST(TcpOptionsWriteTest, SumFromTheValuesMatchesTheBytes) {
+  // The sum write_tcp_options() reports is computed from the option values, not read back: it must
+  // be what summing the written bytes gives, for every layout, with every SACK block count.
+  for (unsigned mask = 0; mask < 16; ++mask) {
+    for (uint8_t blocks = 0; blocks <= 4; ++blocks) {
+      TcpOptions o;
+      o.has_mss = mask & 1;
+      o.mss = 0xfedc;
+      o.sack_permitted = mask & 2;
+      o.has_timestamps = mask & 4;
+      o.ts_val = 0xfffffff7;
+      o.ts_ecr = 0x80018002;
+      o.has_window_scale = mask & 8;
+      o.window_scale = 14;
+      o.sack_count = blocks;
+      for (uint32_t k = 0; k < 4; ++k) o.sack[k] = {0xffff0000u + k, 0x0000ffffu * (k + 1)};
+      std::array<uint8_t, kMaxOptionsLen> out{};
+      uint32_t sum = 0xdeadbeef;
+      const std::size_t len = write_tcp_options(o, out.data(), &sum);
+      EXPECT_EQ(checksum_fold(sum), checksum_fold(checksum_add(out.data(), len))) << mask << " " << int{blocks};
+    }
+  }
 }
 
 TEST(TcpOptionsWriteTest, EveryCombinationRoundTripsInWholeWords) {

@@ -42,6 +42,7 @@
 #include "linetcp/tcp/isn.hpp"
 #include "linetcp/tcp/tcp_connection.hpp"
 #include "linetcp/wire/ethernet.hpp"
+#include "linetcp/wire/frame_template.hpp"
 #include "linetcp/wire/ipv4.hpp"
 #include "linetcp/wire/ipv6.hpp"
 #include "linetcp/wire/tcp_header.hpp"
@@ -426,6 +427,12 @@ class Endpoint final : private tcp::ConnSink {
   }
   ConnId connect_tuple(FourTuple t, bool any_local, uint32_t first_choice, uint32_t choices, App& app,
                        base::Instant now, const tcp::TcpParams* params);
+  // The source address (a local-address index) that the round robin over `choices` addresses,
+  // starting at index `first`, gives the next connection.
+  uint32_t next_source(bool v6, uint32_t first, uint32_t choices) const {
+    const uint32_t next = v6 ? next_source6_ : next_source_;
+    return first + (next < choices ? next : 0);
+  }
   // Starts loading what the next connect() after this one will probably touch first.
   void prefetch_next_connect(FourTuple t, bool any_local, uint32_t first, uint32_t choices);
   // After any event on a connection: free it, move it to TIME_WAIT, queue it for output, and
@@ -469,6 +476,9 @@ class Endpoint final : private tcp::ConnSink {
   wire::Ipv4Prefix prefix_;
   // Ethernet header length of what we send: 14, or 18 with an 802.1Q tag written in software.
   std::size_t l2_len_;
+  // The L2 and IPv4 headers of our TCP frames, prebuilt (same tag, TTL and TOS as write_l2() and
+  // write_ipv4_header() would give them).
+  wire::Ipv4FrameTemplate tcp_frame4_;
   std::size_t headers4() const { return l2_len_ + wire::kIpv4MinHeaderLen; }
   std::size_t headers6() const { return l2_len_ + wire::kIpv6HeaderLen; }
   std::size_t write_l2(uint8_t* p, const wire::MacAddr& dst, uint16_t ether_type) const;

@@ -138,21 +138,17 @@ std::size_t TimeWaitQueue::expire(base::Instant now, F&& on_expire, P&& prefetch
   drop_dead_front();
   // While expiring, kill() leaves the ring alone so that the front stays where this loop put it.
   expiring_ = true;
+  auto prefetch_if_due = [&](uint32_t i) {
+    if (i >= capacity_) i -= capacity_;
+    if (ring_[i].live() && ring_[i].due(now)) prefetch(static_cast<const TimeWaitRecord&>(ring_[i]));
+  };
   // The first records of a batch are not reached by the look-ahead below: prefetch them here.
   if (count_ != 0 && ring_[head_].due(now)) {
-    uint32_t i = head_;
-    for (uint32_t k = 0; k < kPrefetchAhead && k < count_; ++k) {
-      if (ring_[i].live() && ring_[i].due(now)) prefetch(static_cast<const TimeWaitRecord&>(ring_[i]));
-      if (++i == capacity_) i = 0;
-    }
+    for (uint32_t k = 0; k < kPrefetchAhead && k < count_; ++k) prefetch_if_due(head_ + k);
   }
   while (count_ != 0 && ring_[head_].due(now)) {
     TimeWaitRecord& rec = ring_[head_];
-    if (count_ > kPrefetchAhead) {
-      uint32_t ahead = head_ + kPrefetchAhead;
-      if (ahead >= capacity_) ahead -= capacity_;
-      if (ring_[ahead].live() && ring_[ahead].due(now)) prefetch(static_cast<const TimeWaitRecord&>(ring_[ahead]));
-    }
+    if (count_ > kPrefetchAhead) prefetch_if_due(head_ + kPrefetchAhead);
     ++n;
     on_expire(rec);
     if (rec.live()) {  // the callback may have killed it already

@@ -76,6 +76,16 @@ struct TcpHeaderFields {
 // data offset, leaves the checksum field zero, and returns the header length.
 std::size_t write_tcp_header(uint8_t* p, const TcpHeaderFields& f, const TcpOptions& opts);
 
+struct TcpHeaderWritten {
+  std::size_t length;  // header and options, bytes
+  uint32_t sum;        // partial checksum of those bytes (checksum field zero), not folded
+};
+
+// write_tcp_header(), and the header's partial checksum computed from the field values: add the
+// pseudo header and the payload to it for the segment's checksum, without summing the header's
+// bytes again (a header template's precomputed sum, field by field).
+TcpHeaderWritten write_tcp_header_summed(uint8_t* p, const TcpHeaderFields& f, const TcpOptions& opts);
+
 inline void set_tcp_checksum(uint8_t* tcp_header, uint16_t checksum) {
   base::store_be16(tcp_header + kTcpChecksumOffset, checksum);
 }
@@ -90,7 +100,8 @@ void fill_tcp_checksum_ipv4(uint8_t* tcp_segment, std::size_t length, uint32_t s
 void set_tcp_offload_pseudo_checksum_ipv4(uint8_t* tcp_header, uint32_t src_ip, uint32_t dst_ip,
                                           uint16_t l4_length);
 
-// kOk if the segment's checksum verifies over IPv4, kBadChecksum otherwise (MUST-3).
+// kOk if the segment's checksum verifies over IPv4, kBadChecksum otherwise (MUST-3). A segment
+// whose data offset is valid has its header summed inline and only its payload by checksum_add().
 TcpError verify_tcp_checksum_ipv4(uint32_t src_ip, uint32_t dst_ip,
                                   std::span<const uint8_t> tcp_segment);
 

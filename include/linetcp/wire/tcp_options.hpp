@@ -53,7 +53,8 @@ std::size_t tcp_options_length(const TcpOptions& opts);
 
 // Writes `opts` in the usual compact layout (NOP-padded to 4-byte words, MUST-68, MUST-69) and
 // returns the length written (== tcp_options_length(opts)). SACK blocks beyond the room left are
-// dropped. `dst` must have room for kMaxOptionsLen bytes.
-std::size_t write_tcp_options(const TcpOptions& opts, uint8_t* dst);
+// dropped. `dst` must have room for kMaxOptionsLen bytes. With `sum`, also stores there the
+// options' partial checksum (checksum_add() of the bytes written, computed from the values).
+std::size_t write_tcp_options(const TcpOptions& opts, uint8_t* dst, uint32_t* sum = nullptr);
 
 }  // namespace linetcp::wire
