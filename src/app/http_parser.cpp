@@ -86,16 +86,29 @@ std::string_view trim(std::string_view v) {
 }
 }  // namespace
 
-std::size_t HttpMessageParser::feed(std::span<const uint8_t> data) {
+std::size_t HttpMessageParser::feed(std::span<const uint8_t> data, HttpHeadMemo* memo) {
   const uint8_t* bytes = data.data();
   std::size_t i = 0;
+  constexpr std::size_t kNoHead = SIZE_MAX;
+  std::size_t head_start = kNoHead;  // where a head that starts in this piece starts
   while (i < data.size() && phase_ != Phase::kDone && error_ == HttpError::kNone) {
     if (phase_ == Phase::kBody) {
+      if (head_start != kNoHead) {  // the head ended in this piece: remember it
+        memo->record(bytes + head_start, i - head_start, *this);
+        head_start = kNoHead;
+      }
       const uint64_t take = std::min<uint64_t>(body_left_, data.size() - i);
       body_left_ -= take;
       i += take;
       if (body_left_ == 0) phase_ = Phase::kDone;
       continue;
+    }
+    if (memo != nullptr && phase_ == Phase::kStartLine && head_bytes_ == 0) {
+      if (memo->apply(data.subspan(i), *this)) {
+        i += head_bytes_;
+        continue;
+      }
+      head_start = i;
     }
     // Fast path: the bytes up to the next CR or LF go in as one run, and a CRLF right after it
     // ends the line. A byte that crosses the head limit, a lone CR or LF, and any byte after a
@@ -123,7 +136,30 @@ std::size_t HttpMessageParser::feed(std::span<const uint8_t> data) {
     if (phase_ == Phase::kStartLine) start_line_char(c);
     else header_char(c);
   }
+  // A bodiless message (or one whose body is not here yet) ends the loop right after its head.
+  if (head_start != kNoHead && head_done() && error_ == HttpError::kNone) {
+    memo->record(bytes + head_start, i - head_start, *this);
+  }
   return i;
+}
+
+bool HttpHeadMemo::apply(std::span<const uint8_t> data, HttpMessageParser& p) {
+  if (len_ == 0 || data.size() < len_ || after_.kind_ != p.kind_ || std::memcmp(data.data(), bytes_.data(), len_) != 0) {
+    return false;
+  }
+  p = after_;
+  ++hits_;
+  return true;
+}
+
+void HttpHeadMemo::record(const uint8_t* head, std::size_t len, const HttpMessageParser& after) {
+  if (len > kMaxBytes || (len == len_ && after.kind_ == after_.kind_ && std::memcmp(head, bytes_.data(), len) == 0)) {
+    return;
+  }
+  std::memcpy(bytes_.data(), head, len);
+  len_ = len;
+  after_ = after;
+  ++records_;
 }
 
 void HttpMessageParser::absorb_run(const uint8_t* run, std::size_t len) {

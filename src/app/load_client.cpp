@@ -241,7 +241,7 @@ void LoadClient::on_data(engine::Endpoint& ep, ConnId id, std::span<const uint8_
   switch (options_.protocol) {
     case Protocol::kHttp:
       while (!data.empty() && c.awaiting) {
-        data = data.subspan(c.parser.feed(data));
+        data = data.subspan(c.parser.feed(data, &head_memo_));
         if (c.parser.failed()) {
           ++counters_.bad_responses;
           c.awaiting = false;

@@ -96,7 +96,7 @@ void HttpServer::on_data(engine::Endpoint& ep, engine::ConnId id, std::span<cons
   Conn& c = conns_[id];
   counters_.bytes_in += data.size();
   while (!data.empty() && !c.closing) {
-    const std::size_t used = c.parser.feed(data);
+    const std::size_t used = c.parser.feed(data, &head_memo_);
     data = data.subspan(used);
     if (c.parser.failed()) {
       // A request we cannot parse: answer nothing more and close (the load client counts it).

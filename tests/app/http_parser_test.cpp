@@ -33,7 +33,9 @@ std::ostream& operator<<(std::ostream& os, const Parsed& p) {
 
 // Feeds `text` in the pieces that `cuts` (sorted offsets) make, one parser per connection reset
 // after each message: every message found, in order. Stops at the first error.
-std::vector<Parsed> parse_pieces(Kind kind, const std::string& text, const std::vector<std::size_t>& cuts) {
+// With `memo`, every feed() uses it.
+std::vector<Parsed> parse_pieces(Kind kind, const std::string& text, const std::vector<std::size_t>& cuts,
+                                 HttpHeadMemo* memo = nullptr) {
   std::vector<Parsed> out;
   HttpMessageParser p(kind);
   std::size_t at = 0;
@@ -42,7 +44,7 @@ std::vector<Parsed> parse_pieces(Kind kind, const std::string& text, const std::
   for (const std::size_t piece_end : ends) {
     while (at < piece_end) {
       const auto* d = reinterpret_cast<const uint8_t*>(text.data()) + at;
-      const std::size_t used = p.feed(std::span<const uint8_t>(d, piece_end - at));
+      const std::size_t used = p.feed(std::span<const uint8_t>(d, piece_end - at), memo);
       at += used;
       if (p.failed()) {
         out.push_back(Parsed{p.error(), false, 0, false, 0, false, 0, at});
@@ -64,10 +66,17 @@ std::vector<Parsed> parse_pieces(Kind kind, const std::string& text, const std::
 }
 
 // Parses whole, in every two-piece split, and byte by byte; all must agree. Returns the result.
+// The same again with a head memo, which the whole parse fills and every later parse reads: a
+// head taken from the memo must mean what parsing it means.
 std::vector<Parsed> parse_all_ways(Kind kind, const std::string& text) {
   const std::vector<Parsed> whole = parse_pieces(kind, text, {});
-  for (std::size_t cut = 0; cut <= text.size(); ++cut)
+  HttpHeadMemo memo;
+  EXPECT_EQ(parse_pieces(kind, text, {}, &memo), whole) << "with an empty memo";
+  EXPECT_EQ(parse_pieces(kind, text, {}, &memo), whole) << "with the memo of the first pass";
+  for (std::size_t cut = 0; cut <= text.size(); ++cut) {
     EXPECT_EQ(parse_pieces(kind, text, {cut}), whole) << "split at " << cut;
+    EXPECT_EQ(parse_pieces(kind, text, {cut}, &memo), whole) << "split at " << cut << ", with the memo";
+  }
   std::vector<std::size_t> every;
   for (std::size_t i = 1; i < text.size(); ++i) every.push_back(i);
   EXPECT_EQ(parse_pieces(kind, text, every), whole) << "byte by byte";
@@ -225,6 +234,65 @@ TEST(HttpParser, ChunkedIsRefusedIdentityIsNot) {
             (std::vector<Parsed>{error(HttpError::kUnsupportedTransferEncoding, req.size())}));
   const std::string id = "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\nz";
   EXPECT_EQ(parse_all_ways(Kind::kResponse, id), (std::vector<Parsed>{response(200, true, 1, id.size())}));
+}
+
+TEST(HttpHeadMemo, RepeatedResponsesAreTakenFromTheMemo) {
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: linetcp\r\n\r\nhello";
+  HttpHeadMemo memo;
+  std::string stream;
+  for (int k = 0; k < 10; ++k) stream += ok;
+  const auto got = parse_pieces(Kind::kResponse, stream, {}, &memo);
+  ASSERT_EQ(got.size(), 10u);
+  for (std::size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], response(200, true, 5, (k + 1) * ok.size()));
+  EXPECT_EQ(memo.records(), 1u);
+  EXPECT_EQ(memo.hits(), 9u);
+}
+
+TEST(HttpHeadMemo, OneByteOfDifferenceIsParsed) {
+  // Each of these differs from the recorded head in one byte, and means something else.
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
+  HttpHeadMemo memo;
+  ASSERT_EQ(parse_pieces(Kind::kResponse, ok, {}, &memo), std::vector{response(200, true, 5, ok.size())});
+  const std::string len6 = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello!";
+  EXPECT_EQ(parse_pieces(Kind::kResponse, len6, {}, &memo), std::vector{response(200, true, 6, len6.size())});
+  const std::string status = "HTTP/1.1 503 OK\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello!";
+  EXPECT_EQ(parse_pieces(Kind::kResponse, status, {}, &memo), std::vector{response(503, true, 6, status.size())});
+  const std::string http10 = "HTTP/1.0 503 OK\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello!";
+  EXPECT_EQ(parse_pieces(Kind::kResponse, http10, {}, &memo),
+            std::vector{response(503, true, 6, http10.size(), 0)});
+  const std::string bad = "HTTP/1.0 503 OK\r\nContent-Length: 6\r\nConnection; keep-alive\r\n\r\nhello!";
+  EXPECT_EQ(parse_pieces(Kind::kResponse, bad, {}, &memo).back().error, HttpError::kBadHeader);
+  EXPECT_EQ(memo.hits(), 0u);
+  EXPECT_EQ(memo.records(), 4u);  // not the bad one
+  // And the last good head is still there.
+  EXPECT_EQ(parse_pieces(Kind::kResponse, http10, {}, &memo),
+            std::vector{response(503, true, 6, http10.size(), 0)});
+  EXPECT_EQ(memo.hits(), 1u);
+}
+
+TEST(HttpHeadMemo, KindsLongHeadsAndSplitHeads) {
+  HttpHeadMemo memo;
+  // A request's head is not a response's, even with the same bytes before the parse fails.
+  const std::string get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  ASSERT_EQ(parse_pieces(Kind::kRequest, get, {}, &memo), std::vector{request(true, 0, get.size())});
+  EXPECT_EQ(parse_pieces(Kind::kResponse, get, {}, &memo).back().error, HttpError::kBadStartLine);
+  EXPECT_EQ(memo.hits(), 0u);
+  // A head longer than the memo holds is parsed every time.
+  const std::string long_head = "GET /" + std::string(HttpHeadMemo::kMaxBytes, 'a') + " HTTP/1.1\r\n\r\n";
+  HttpHeadMemo memo2;
+  for (int k = 0; k < 2; ++k)
+    EXPECT_EQ(parse_pieces(Kind::kRequest, long_head, {}, &memo2), std::vector{request(true, 0, long_head.size())});
+  EXPECT_EQ(memo2.records(), 0u);
+  EXPECT_EQ(memo2.hits(), 0u);
+  // A head that arrives in two pieces is not recorded, and a recorded head that arrives split is
+  // parsed (the memo compares only whole heads).
+  HttpHeadMemo memo3;
+  EXPECT_EQ(parse_pieces(Kind::kRequest, get, {7}, &memo3), std::vector{request(true, 0, get.size())});
+  EXPECT_EQ(memo3.records(), 0u);
+  EXPECT_EQ(parse_pieces(Kind::kRequest, get, {}, &memo3), std::vector{request(true, 0, get.size())});
+  EXPECT_EQ(parse_pieces(Kind::kRequest, get, {7}, &memo3), std::vector{request(true, 0, get.size())});
+  EXPECT_EQ(memo3.records(), 1u);
+  EXPECT_EQ(memo3.hits(), 0u);
 }
 
 TEST(HttpParser, ErrorNamesAreDistinct) {

@@ -2,7 +2,8 @@
 // is split in two pieces; the parser is fed piece by piece and message by message (it stops after
 // each complete message, as pipelined requests arrive). Invariants: feed() never consumes more
 // than it was given, complete() and failed() are never both true, reset() after complete() gives
-// a fresh parser, and the same bytes fed in one piece or byte by byte give the same messages.
+// a fresh parser, and the same bytes fed in one piece or byte by byte give the same messages, with
+// or without a head memo (filled by a first pass, then read by the second).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -35,7 +36,7 @@ struct Message {
 
 // Feeds `data` in pieces of at most `piece` bytes (0: cut at `split` once) and lists the messages.
 std::vector<Message> parse_all(HttpMessageParser::Kind kind, std::span<const uint8_t> data, std::size_t split,
-                               std::size_t piece) {
+                               std::size_t piece, linetcp::app::HttpHeadMemo* memo = nullptr) {
   std::vector<Message> out;
   HttpMessageParser p(kind);
   std::size_t at = 0;
@@ -44,7 +45,7 @@ std::vector<Message> parse_all(HttpMessageParser::Kind kind, std::span<const uin
     if (piece > 0) limit = std::min(data.size(), at + piece);
     else if (at < split) limit = split;
     const std::span<const uint8_t> chunk = data.subspan(at, limit - at);
-    const std::size_t used = p.feed(chunk);
+    const std::size_t used = p.feed(chunk, memo);
     CHECK(used <= chunk.size());
     CHECK(!(p.complete() && p.failed()));
     at += used;
@@ -73,6 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const auto whole = parse_all(kind, rest, rest.size(), 0);
   const auto two = parse_all(kind, rest, split, 0);
   if (whole != two) fail("split into two pieces gives other messages");
+  linetcp::app::HttpHeadMemo memo;
+  if (parse_all(kind, rest, rest.size(), 0, &memo) != whole) fail("an empty head memo changes the messages");
+  if (parse_all(kind, rest, rest.size(), 0, &memo) != whole) fail("the head memo changes the messages");
+  if (parse_all(kind, rest, split, 0, &memo) != whole) fail("the head memo changes the messages of two pieces");
   if (rest.size() <= 4096) {
     const auto bytewise = parse_all(kind, rest, 0, 1);
     if (whole != bytewise) fail("byte by byte gives other messages");

@@ -139,6 +139,7 @@ class LoadClient final : public engine::App {
   std::string request_head_;
   uint64_t request_len_;
   std::vector<Conn> conns_;
+  HttpHeadMemo head_memo_;  // servers answer the same request with the same head
   ClientCounters counters_;
   Histogram connect_;
   Histogram first_byte_;

@@ -63,6 +63,7 @@ class HttpServer final : public engine::App {
   std::string head_close_;
   uint64_t body_len_;
   std::vector<Conn> conns_;
+  HttpHeadMemo head_memo_;  // load clients send the same request again and again
   ServerCounters counters_;
 };
 
