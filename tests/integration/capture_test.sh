@@ -8,7 +8,7 @@ linetcp="${1:?usage: capture_test.sh LINETCP SRCROOT}"
 srcroot="${2:?}"
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-lt_require tun tshark curl
+lt_require tun tshark curl ss
 
 iface="ltcap$((RANDOM % 1000))"
 work="$(mktemp -d /tmp/linetcp-capture.XXXXXX)"
@@ -29,7 +29,11 @@ lt_wait_started "$work/server.log" "$pid" || fail "the server did not start"
 ip addr add 10.83.0.1/24 dev "$iface"
 ip link set "$iface" up
 curl -sS --noproxy '*' --max-time 5 -o /dev/null http://10.83.0.2/ || fail "curl failed"
-sleep 0.3  # the last ACK
+# Both FINs are out once the kernel's socket is gone or in TIME-WAIT (bounded: 5 s).
+for _ in $(seq 50); do
+  [[ -z "$(ss -tanH dst 10.83.0.2 | grep -v TIME-WAIT)" ]] && break
+  sleep 0.1
+done
 kill -TERM "$pid"
 wait "$pid" || fail "the server did not exit cleanly"
 pid=""

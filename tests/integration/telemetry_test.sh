@@ -71,9 +71,21 @@ timeout 15 dpdk-dumpcap --file-prefix="$prefix" -i net_tap0 -w "$work/dump.pcapn
 dumpcap=$!
 pids+=("$dumpcap")
 for _ in $(seq 50); do grep -q "Capturing on" "$work/dumpcap.txt" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
-curl -sS --noproxy '*' --max-time 5 -o /dev/null http://10.86.0.2/ || fail "curl failed"
-sleep 1
+# dumpcap says "Capturing on" before the server has turned capturing on, and its file lags: fetch
+# until a response shows in the file (bounded: 20 fetches, each watched for 1 s).
+captured=false
+for _ in $(seq 20); do
+  curl -sS --noproxy '*' --max-time 5 -o /dev/null http://10.86.0.2/ || fail "curl failed"
+  for _ in $(seq 10); do
+    if tshark -r "$work/dump.pcapng" -Y 'http.response.code == 200' -T fields -e http.response.code 2>/dev/null |
+      grep -q 200; then
+      captured=true
+      break 2
+    fi
+    sleep 0.1
+  done
+done
+$captured || fail "dpdk-dumpcap captured no response in 20 fetches"
 kill -INT "$dumpcap"
 wait "$dumpcap" || true
 tshark -r "$work/dump.pcapng" -Y tcp -T fields -e tcp.flags.syn -e tcp.flags.ack -e http.response.code \

@@ -58,7 +58,7 @@ run() { # NAME REQUESTS_PER_CONNECTION TARGET [--set ...]
     --set tcp.msl_s=1 --duration 3 "$@"
   lt6_enable "$kernel6/64" fd00:81:21::2
   lt_wait "$name" 60
-  sleep 0.5 # nginx writes its last log lines
+  lt_wait_log_lines "$LT_WORK/nginx-access.log" '$2 == 200' "$(lt_report "$LT_WORK/$name.json" "print(t['responses'])")"
   local ok other
   ok="$(awk '$2 == 200' "$LT_WORK/nginx-access.log" | wc -l)"
   other="$(awk '$2 != 200' "$LT_WORK/nginx-access.log" | wc -l)"

@@ -253,6 +253,28 @@ lt_wait() {
   ((rc == 0)) || lt_fail "linetcp ($name) exit status $rc (124: still running after $2 s)"
 }
 
+# Waits (at most 5 s) until the kernel holds no TCP socket towards ADDRESS other than in
+# TIME-WAIT: both FINs of every connection with linetcp have then been exchanged.
+lt_wait_kernel_closed() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -z "$(lt_ns ss -tanH dst "$1" | grep -v TIME-WAIT)" ]] && return 0
+    sleep 0.1
+  done
+  lt_fail "the kernel still has connections to $1 open after 5 s: $(lt_ns ss -tanH dst "$1" | head -n 3)"
+}
+
+# Waits (at most 5 s) until FILE has at least N lines for which the awk condition COND holds: a
+# server writes its log line after the response its client may already have counted. Returns
+# without failing: the check that follows names the shortfall.
+lt_wait_log_lines() {
+  local file="$1" cond="$2" want="$3" i
+  for ((i = 0; i < 50; i++)); do
+    (($(awk "$cond" "$file" | wc -l) >= want)) && return 0
+    sleep 0.1
+  done
+}
+
 lt_report() {
   local file="$1" code
   if (($# > 1)); then code="$2"; else code="$(cat)"; fi

@@ -66,7 +66,7 @@ run() { # NAME PATH REQUESTS_PER_CONNECTION CONCURRENCY [PYTHON CHECK [--set KEY
     --set client.requests_per_connection="$3" --set client.concurrency="$4" --set tcp.msl_s=1 --duration 3 \
     "${extra[@]}"
   lt_wait "$1" 60
-  sleep 0.5 # nginx writes its last log lines
+  lt_wait_log_lines "$LT_WORK/nginx-access.log" '$9 == 200' "$(lt_report "$LT_WORK/$1.json" "print(t['responses'])")"
   local ok other
   ok="$(awk '$9 == 200' "$LT_WORK/nginx-access.log" | wc -l)"
   other="$(awk '$9 != 200' "$LT_WORK/nginx-access.log" | wc -l)"

@@ -55,7 +55,7 @@ check_syns() {
 lt_start server server --set server.http.body_size=65536 --set tcp.msl_s=1
 capture cap-server
 lt_ns curl -sS --noproxy '*' --max-time 10 -o /dev/null "http://$LT_OUR_IP/" || lt_fail "curl failed"
-sleep 0.3
+lt_wait_kernel_closed "$LT_OUR_IP"
 lt_kill cap-server
 check_syns cap-server "$LT_KERNEL_IP" "$LT_OUR_IP"
 for src in "$LT_KERNEL_IP" "$LT_OUR_IP"; do
@@ -69,7 +69,7 @@ lt_stop server
 lt_start zw server --set server.http.body_size=67108864 --set tcp.msl_s=1
 capture cap-zw
 result="$(lt_ns timeout 90 python3 "$LT_SRCROOT/tests/interop/slow_reader.py" "$LT_OUR_IP" 80 3)" || lt_fail "slow_reader failed: $result"
-sleep 0.3
+lt_wait_kernel_closed "$LT_OUR_IP"
 lt_kill cap-zw
 read -r code got sha <<<"$result"
 [[ "$code" == 200 && "$got" == 67108864 ]] || lt_fail "slow reader: status $code, $got bytes"
