@@ -54,6 +54,36 @@ TEST(TcpOptionsParseTest, LinuxSynOptions) {
   EXPECT_EQ(o.sack_count, 0);
 }
 
+TEST(TcpOptionsParseTest, NopNopTimestampsAndItsNearMisses) {
+  // The common layout has a shortcut; the same bytes one step off it take the loop, and both
+  // must read what the options say.
+  const Bytes common = {kOptNop, kOptNop, kOptTimestamps, 10, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04};
+  TcpOptions o;
+  ASSERT_EQ(parse_tcp_options(common, o), OptionsParse::kOk);
+  EXPECT_TRUE(o.has_timestamps);
+  EXPECT_EQ(o.ts_val, 0xdeadbeefu);
+  EXPECT_EQ(o.ts_ecr, 0x01020304u);
+  EXPECT_FALSE(o.has_mss || o.sack_permitted || o.has_window_scale);
+  EXPECT_EQ(o.sack_count, 0);
+  Bytes unknown = common;
+  unknown[2] = 99;  // an unknown kind with a legal length is skipped (MUST-6)
+  ASSERT_EQ(parse_tcp_options(unknown, o), OptionsParse::kOk);
+  EXPECT_FALSE(o.has_timestamps);
+  Bytes wrong_len = common;
+  wrong_len[3] = 12;  // runs past the end: illegal (MUST-7)
+  EXPECT_EQ(parse_tcp_options(wrong_len, o), OptionsParse::kIllegalLength);
+  Bytes with_eol = common;
+  with_eol.resize(16, kOptEol);
+  ASSERT_EQ(parse_tcp_options(with_eol, o), OptionsParse::kOk);
+  EXPECT_TRUE(o.has_timestamps);
+  EXPECT_EQ(o.ts_ecr, 0x01020304u);
+  Bytes sack_perm = common;
+  sack_perm[0] = kOptSackPermitted;
+  sack_perm[1] = 2;
+  ASSERT_EQ(parse_tcp_options(sack_perm, o), OptionsParse::kOk);
+  EXPECT_TRUE(o.has_timestamps && o.sack_permitted);
+}
+
 TEST(TcpOptionsParseTest, EmptyOptions) {
   TcpOptions o;
   o.has_mss = true;  // stale values from an earlier segment are cleared
