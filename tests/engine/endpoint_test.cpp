@@ -189,6 +189,24 @@ TEST_F(EndpointTest, FullArpTableIsCounted) {
   EXPECT_EQ(ep.counters().arp_wait, 17u);
 }
 
+TEST_F(EndpointTest, TheIndexHashIsKeyedByTheEndpointSecret) {
+  // A peer that knows the hash function must not know the hash: the endpoint keys its index with
+  // its secret. Same secret, same hashes; another secret, or none, other hashes.
+  engine::EndpointConfig a = pair_config(Side::kServer);
+  engine::EndpointConfig b = a;
+  b.secret = {0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull};
+  const Endpoint ep_a(a, now_), ep_a2(a, now_), ep_b(b, now_);
+  int differ_b = 0, differ_unkeyed = 0;
+  for (uint16_t port = 40000; port < 40064; ++port) {
+    const engine::FourTuple t{0x0a000002, 0x0a000001, 80, port};
+    EXPECT_EQ(ep_a.index_hash(t), ep_a2.index_hash(t));
+    differ_b += ep_a.index_hash(t) != ep_b.index_hash(t);
+    differ_unkeyed += ep_a.index_hash(t) != engine::hash_tuple(t, engine::TupleHashKey{});
+  }
+  EXPECT_GE(differ_b, 62);
+  EXPECT_GE(differ_unkeyed, 62);
+}
+
 TEST_F(EndpointTest, IcmpEchoRequestGetsTheExactReply) {
   const std::vector<uint8_t> body = bytes_of("ping payload 0123456789");
   const auto out = feed(make_icmp_frame(wire::kIcmpEchoRequest, 0, 0xBEEF0007, body));

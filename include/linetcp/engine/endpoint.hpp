@@ -317,6 +317,9 @@ class Endpoint final : private tcp::ConnSink {
   };
   MemoryPerEntry memory_per_entry() const;
 
+  // The connection index's hash of a tuple, keyed by the endpoint's secret (diagnostics, tests).
+  uint32_t index_hash(const FourTuple& t) const { return index_.hash(t); }
+
  private:
   // A connection's full state, from a pool of full_state_connections. `tuple`, `app` and `active`
   // repeat its record's so that the hot paths read one object; timer.owner is its ConnId.
