@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "linetcp/control/build.hpp"
@@ -150,9 +151,11 @@ class Side {
     // handed to their owner. With RSS (symmetric key) the NIC steers, and clients choose ports.
     const bool hardware_steering = n > 1 && port_->rss_map().has_value();
     if (n > 1 && !hardware_steering) {
+      std::random_device rd;
+      const engine::TupleHashKey key{(uint64_t{rd()} << 32) | rd(), (uint64_t{rd()} << 32) | rd()};
       steering_ = std::make_unique<dpdk::Steering>(n, port_starts,
                                                    config.client ? config.client->source_port_last : 0, 4096,
-                                                   static_cast<int>(rte_socket_id()));
+                                                   static_cast<int>(rte_socket_id()), key);
       spdlog::info("{} workers: flows steered in software", n);
     }
     rss_filters_.resize(n);

@@ -15,8 +15,9 @@
 
 namespace linetcp::dpdk {
 
-Steering::Steering(uint32_t workers, std::vector<uint16_t> starts, uint16_t last, uint32_t ring_size, int socket)
-    : workers_(workers), client_(!starts.empty()), rings_(std::size_t{workers} * workers, nullptr) {
+Steering::Steering(uint32_t workers, std::vector<uint16_t> starts, uint16_t last, uint32_t ring_size, int socket,
+                   engine::TupleHashKey key)
+    : workers_(workers), client_(!starts.empty()), key_(key), rings_(std::size_t{workers} * workers, nullptr) {
   if (client_) {
     port_owner_ = std::make_unique<uint8_t[]>(65536);
     for (uint32_t w = 0; w < starts.size(); ++w) {
@@ -70,8 +71,7 @@ uint32_t Steering::owner(const rte_mbuf* m, uint32_t self) const {
       folded_src ^= base::load_be32(ip + 8 + i);
       folded_dst ^= base::load_be32(ip + 24 + i);
     }
-    const engine::FourTuple t{folded_dst, folded_src, local_port, base::load_be16(tcp)};
-    return static_cast<uint32_t>((uint64_t{engine::hash_tuple(t)} * workers_) >> 32);
+    return engine::flow_owner(engine::FourTuple{folded_dst, folded_src, local_port, base::load_be16(tcp)}, workers_, key_);
   }
   if (type != wire::kEtherTypeIpv4 || ip[9] != wire::kIpProtoTcp) return self;
   const uint32_t ihl = (ip[0] & 0x0fu) * 4;
@@ -80,9 +80,8 @@ uint32_t Steering::owner(const rte_mbuf* m, uint32_t self) const {
   const uint16_t remote_port = base::load_be16(tcp);
   const uint16_t local_port = base::load_be16(tcp + 2);
   if (client_) return port_owner_[local_port];
-  const engine::FourTuple t{base::load_be32(ip + 16), base::load_be32(ip + 12), local_port, remote_port};
-  // Multiply-shift maps the hash onto [0, workers) without a division.
-  return static_cast<uint32_t>((uint64_t{engine::hash_tuple(t)} * workers_) >> 32);
+  return engine::flow_owner(engine::FourTuple{base::load_be32(ip + 16), base::load_be32(ip + 12), local_port, remote_port},
+                            workers_, key_);
 }
 
 }  // namespace linetcp::dpdk

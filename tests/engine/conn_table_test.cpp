@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -272,6 +273,31 @@ TEST(ConnIndex, KeyedHashScattersTuplesChosenToCollideWithoutIt) {
     for (uint32_t i = 0; i < flood.size(); ++i) ASSERT_TRUE(keyed_owners.insert(keyed, flood[i], i));
     for (uint32_t i = 0; i < flood.size(); ++i) EXPECT_EQ(keyed.find(flood[i]), i);
     EXPECT_TRUE(keyed.validate());
+  }
+}
+
+// Software steering gives a server's flow to the worker its keyed hash picks: flows chosen to
+// land on worker 0 without the key spread over all workers with one.
+TEST(FlowOwner, KeyedOwnersSpreadFlowsAimedAtOneWorker) {
+  constexpr uint32_t kWorkers = 4;
+  std::vector<FourTuple> aimed;
+  for (uint32_t n = 0; aimed.size() < 400 && n < 100'000; ++n) {
+    const FourTuple t = tuple(0x0D000001 + (n >> 16), static_cast<uint16_t>(n));
+    if (flow_owner(t, kWorkers, {}) == 0) aimed.push_back(t);
+  }
+  ASSERT_EQ(aimed.size(), 400u);
+  const TupleHashKey key{0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull};
+  std::array<uint32_t, kWorkers> per_worker{};
+  for (const FourTuple& t : aimed) {
+    const uint32_t w = flow_owner(t, kWorkers, key);
+    ASSERT_LT(w, kWorkers);
+    EXPECT_EQ(flow_owner(t, kWorkers, key), w);  // both directions' frames agree: the same tuple
+    ++per_worker[w];
+    EXPECT_EQ(flow_owner(t, 1, key), 0u);
+  }
+  for (const uint32_t n : per_worker) {  // 100 expected each
+    EXPECT_GE(n, 60u);
+    EXPECT_LE(n, 140u);
   }
 }
 

@@ -4,13 +4,16 @@
 //
 // The owner of a TCP flow is fixed by the flow alone, so both directions agree: a client's flow
 // belongs to the worker whose source-port range holds our port; a server's flow to the worker
-// the tuple hashes to. ARP replies go to every worker (each keeps its own neighbour cache).
+// the tuple hashes to, under a secret key (a peer that knew the hash could aim every flow at one
+// worker). ARP replies go to every worker (each keeps its own neighbour cache).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "linetcp/engine/four_tuple.hpp"
 
 struct rte_mbuf;
 struct rte_ring;
@@ -22,9 +25,10 @@ class Steering {
   static constexpr uint32_t kAll = UINT32_MAX;  // every worker (ARP replies)
 
   // `client_ports`: for a client, the first port of each worker's source-port range, in order
-  // (empty for a server). Creates workers * (workers - 1) rings of `ring_size` entries.
+  // (empty for a server). `key`: the secret of a server's flow hash (random in real runs).
+  // Creates workers * (workers - 1) rings of `ring_size` entries.
   Steering(uint32_t workers, std::vector<uint16_t> client_range_starts, uint16_t client_range_last,
-           uint32_t ring_size, int socket);
+           uint32_t ring_size, int socket, engine::TupleHashKey key);
   ~Steering();
   Steering(const Steering&) = delete;
   Steering& operator=(const Steering&) = delete;
@@ -38,6 +42,7 @@ class Steering {
  private:
   uint32_t workers_;
   bool client_;
+  engine::TupleHashKey key_;
   std::unique_ptr<uint8_t[]> port_owner_;  // client: local port -> worker
   std::vector<rte_ring*> rings_;
 };

@@ -32,7 +32,7 @@ inline constexpr bool is_ipv6(const FourTuple& t) { return t.local_ip < kIpv6Tag
 
 // The secret of the connection index's hash (ConnIndex): with a known hash function, a peer
 // that picks its addresses and ports could aim all of its connections at one bucket and make
-// every lookup walk a long probe chain. {0, 0} (tests, software steering) is the unkeyed hash.
+// every lookup walk a long probe chain. {0, 0} (tests) is the unkeyed hash.
 struct TupleHashKey {
   uint64_t a = 0;
   uint64_t b = 0;
@@ -50,6 +50,12 @@ inline uint32_t hash_tuple(const FourTuple& t, TupleHashKey key = {}) {
   h *= 0xBF58476D1CE4E5B9ull;
   h ^= h >> 32;
   return static_cast<uint32_t>(h);
+}
+
+// The worker, of `workers`, that owns a server's flow when frames are steered in software: the
+// keyed hash, mapped onto [0, workers) by multiply-shift (no division).
+inline uint32_t flow_owner(const FourTuple& t, uint32_t workers, TupleHashKey key) {
+  return static_cast<uint32_t>((uint64_t{hash_tuple(t, key)} * workers) >> 32);
 }
 
 }  // namespace linetcp::engine
