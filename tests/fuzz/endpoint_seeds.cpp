@@ -157,8 +157,9 @@ class Seed {
   std::vector<std::pair<uint16_t, uint32_t>> syn_acks_;  // (destination port, ISN)
 };
 
-// Client connections after setup: 0, 1 HTTP; 2 echo; 3 discard (ConnIds in connect order).
-constexpr ConnId kHttp0 = 0, kHttp1 = 1, kEcho = 2, kDiscard = 3;
+// Client connections after setup: 0, 1 HTTP; 2 echo; 3 discard; 4 HTTP and 5 echo over IPv6
+// (ConnIds in connect order).
+constexpr ConnId kHttp0 = 0, kHttp1 = 1, kEcho = 2, kDiscard = 3, kHttp6 = 4, kEcho6 = 5;
 // The argument of "send" names the connection (arg % 8) and the amount (arg * 16 + 1 bytes):
 // this one sends about 4 KB on connection `id`.
 constexpr uint8_t big(ConnId id) { return static_cast<uint8_t>(248 + id); }
@@ -171,9 +172,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  {  // The seeds assume the setup opened its four connections.
+  {  // The seeds assume the setup opened its six connections.
     World w;
-    for (ConnId id : {kHttp0, kHttp1, kEcho, kDiscard}) {
+    for (ConnId id : {kHttp0, kHttp1, kEcho, kDiscard, kHttp6, kEcho6}) {
       if (!w.client().valid(id) || w.client().connection(id).state() != tcp::State::kEstablished) {
         std::fprintf(stderr, "endpoint_seeds: client connection %u is not established after setup\n", id);
         return 1;
@@ -414,6 +415,16 @@ int main(int argc, char** argv) {
     g[34 + 12] = 0xf0;  // data offset 60: the options run into the payload
     s.frame(0, g);
     save(s, "bad_options");
+  }
+  {  // IPv6: requests and 4 KB of echo on the two IPv6 connections, a lossy link, then closes
+     // and a new IPv6 connection (NDP, handshake, TIME_WAIT over IPv6).
+    Seed s;
+    s.command(0, {1, kHttp6, 1, big(kEcho6), 10, 1, 1, big(kEcho6)});
+    s.wait(300);
+    s.command(0, {2, kHttp6, 3, kEcho6, 0, 4});
+    s.wait(300);
+    s.wait(5000);
+    save(s, "ipv6");
   }
   std::printf("endpoint_seeds: %d inputs in %s\n", written, dir.c_str());
   return 0;

@@ -1,6 +1,6 @@
 // The world the endpoint fuzzer runs in: a server Endpoint (HTTP on 80, echo on 7, discard on 9)
-// and a client Endpoint with a few connections to it, joined by an in-memory link on a virtual
-// clock, plus the invariants checked after every step. Shared by endpoint_fuzz.cpp (the
+// and a client Endpoint with a few connections to it, over IPv4 and IPv6 (so NDP too), joined by
+// an in-memory link on a virtual clock, plus the invariants checked after every step. Shared by endpoint_fuzz.cpp (the
 // libFuzzer harness) and endpoint_seeds.cpp (writes the seed corpus).
 //
 // Input: records "u16 wait_ms, u16 len, len bytes" (little-endian). The clock moves wait_ms
@@ -28,6 +28,7 @@
 #include "linetcp/wire/arp.hpp"
 #include "linetcp/wire/ethernet.hpp"
 #include "linetcp/wire/ipv4.hpp"
+#include "linetcp/wire/ipv6.hpp"
 #include "linetcp/wire/tcp_header.hpp"
 
 namespace linetcp::fuzz {
@@ -41,6 +42,8 @@ inline constexpr wire::MacAddr kServerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 inline constexpr wire::MacAddr kClientMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
 inline constexpr wire::Ipv4Addr kServerIp{0x0a000001};  // 10.0.0.1
 inline constexpr wire::Ipv4Addr kClientIp{0x0a000002};  // 10.0.0.2
+inline const wire::Ipv6Prefix kServer6 = *wire::Ipv6Prefix::parse("fd00::1/64");
+inline const wire::Ipv6Prefix kClient6 = *wire::Ipv6Prefix::parse("fd00::2/64");
 inline constexpr uint16_t kHttpPort = 80;
 inline constexpr uint16_t kEchoPort = 7;
 inline constexpr uint16_t kDiscardPort = 9;
@@ -151,6 +154,10 @@ class CheckedSink final : public engine::FrameSink {
       LTCP_FUZZ_CHECK(wire::ArpView::parse(eth->payload()).has_value());
       return;
     }
+    if (eth->ether_type() == wire::kEtherTypeIpv6) {
+      check_ipv6(eth->payload());
+      return;
+    }
     LTCP_FUZZ_CHECK(eth->ether_type() == wire::kEtherTypeIpv4, eth->ether_type());
     wire::Ipv4View ip;
     const wire::Ipv4Error e = wire::Ipv4View::parse(eth->payload(), ip, true);
@@ -168,6 +175,23 @@ class CheckedSink final : public engine::FrameSink {
     }
   }
 
+  // IPv6: no extension headers from us, the payload length exact, TCP or ICMPv6 (NDP, errors,
+  // echo replies) with a correct checksum.
+  static void check_ipv6(std::span<const uint8_t> packet) {
+    wire::Ipv6View ip;
+    const wire::Ipv6Error e = wire::Ipv6View::parse(packet, ip);
+    LTCP_FUZZ_CHECK(e == wire::Ipv6Error::kOk, static_cast<long>(e));
+    LTCP_FUZZ_CHECK(ip.extension_length() == 0, static_cast<long>(ip.extension_length()));
+    LTCP_FUZZ_CHECK(ip.payload().size() + wire::kIpv6HeaderLen == packet.size(), static_cast<long>(packet.size()));
+    LTCP_FUZZ_CHECK(ip.protocol() == wire::kIpProtoTcp || ip.protocol() == wire::kIpProtoIcmpv6, ip.protocol());
+    LTCP_FUZZ_CHECK(wire::upper_checksum_ipv6(ip.src_bytes(), ip.dst_bytes(), ip.protocol(), ip.payload()) == 0);
+    if (ip.protocol() == wire::kIpProtoTcp) {
+      wire::TcpHeaderView th;
+      LTCP_FUZZ_CHECK(wire::TcpHeaderView::parse(ip.payload(), th) == wire::TcpError::kOk);
+      LTCP_FUZZ_CHECK(th.payload().size() <= 1440u, static_cast<long>(th.payload().size()));
+    }
+  }
+
  private:
   std::array<std::array<uint8_t, kFrameBytes>, kSlots> buf_;  // not zeroed: every frame is written before it is read
   std::vector<std::span<const uint8_t>> frames_;
@@ -175,13 +199,14 @@ class CheckedSink final : public engine::FrameSink {
   bool open_ = false;
 };
 
-inline engine::EndpointConfig fuzz_config(const wire::MacAddr& mac, wire::Ipv4Addr ip) {
+inline engine::EndpointConfig fuzz_config(const wire::MacAddr& mac, wire::Ipv4Addr ip, const wire::Ipv6Prefix& ip6) {
   engine::EndpointConfig c;
   c.mac = mac;
   c.address = ip;
   c.prefix_length = 24;
+  c.addresses6 = {ip6};
   c.max_connections = 8;  // small, so that a few SYNs fill the table, the backlog, TIME_WAIT
-  c.full_state_connections = 4;  // and the full TCP states: idle connections park and come back
+  c.full_state_connections = 6;  // and the full TCP states (6 set up): idle connections park and come back
   c.syn_backlog = 3;
   c.time_wait_capacity = 3;
   c.time_wait = Duration::seconds(4);
@@ -208,8 +233,8 @@ class World {
 
   World()
       : now_(Instant::from_ns(1'000'000'000)),
-        server_(fuzz_config(kServerMac, kServerIp), now_),
-        client_(fuzz_config(kClientMac, kClientIp), now_),
+        server_(fuzz_config(kServerMac, kServerIp, kServer6), now_),
+        client_(fuzz_config(kClientMac, kClientIp, kClient6), now_),
         http_(app::HttpServerOptions{}, kCapacity),
         echo_(kCapacity, 2, 4096),
         echo_params_(echo_.params(server_.config().tcp)),
@@ -218,6 +243,7 @@ class World {
     server_.listen(kEchoPort, echo_, &echo_params_);
     server_.listen(kDiscardPort, discard_);
     for (uint16_t port : {kHttpPort, kHttpPort, kEchoPort, kDiscardPort}) connect(port);
+    for (uint16_t port : {kHttpPort, kEchoPort}) connect6(port);
     settle_time();
     pump();
     check();
@@ -262,6 +288,10 @@ class World {
     const ConnId id = client_.connect(kServerIp, port, client_app_, now_);
     if (id != engine::kInvalidConn) client_app_.opened(id);
   }
+  void connect6(uint16_t port) {
+    const ConnId id = client_.connect(kServer6.addr, port, client_app_, now_);
+    if (id != engine::kInvalidConn) client_app_.opened(id);
+  }
 
   // Timers that fall due before now_ run at their own time, with the link exchange after each,
   // as they would in a real run (bounded: a timer storm is not what we are after).
@@ -288,10 +318,11 @@ class World {
       const uint8_t op = bytes[i] % 13;
       const uint8_t arg = bytes[i + 1];
       switch (op) {  // calls that need no connection
-        case 0:  // client: connect to one of the server's ports (or a closed one)
+        case 0:  // client: connect to one of the server's ports (or a closed one), over IPv4 or IPv6
           if (client) {
             static constexpr uint16_t kPorts[4] = {kHttpPort, kEchoPort, kDiscardPort, 81};
-            connect(kPorts[arg % 4]);
+            if (arg & 4) connect6(kPorts[arg % 4]);
+            else connect(kPorts[arg % 4]);
           }
           continue;
         case 9: (client ? client_budget_ : server_budget_) = arg % 4; continue;  // a nearly full TX ring
