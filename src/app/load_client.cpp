@@ -326,6 +326,9 @@ void LoadClient::on_closed(engine::Endpoint&, ConnId id, tcp::CloseReason reason
   ++counters_.connections_closed;
   c.in_use = false;
   --active_;
+  // The slot is free: refill it at the next poll, not after the idle poll interval. Waiting for
+  // that (up to 1 ms per connection) capped short connections at concurrency / 1 ms.
+  if (!stopping_) next_poll_ = base::min(next_poll_, now_);
 }
 
 void LoadClient::fill_payload(engine::Endpoint&, ConnId id, uint64_t offset, std::span<uint8_t> dst) {

@@ -326,7 +326,9 @@ void EndpointPair::pump() {
     progress |= drain(Side::kClient);
     progress |= drain(Side::kServer);
     if (!progress) return;
-    if (round > 0 && on_tick) on_tick(now_);
+    // After every exchange, as the worker loop polls its workload after every RX burst: what
+    // arrived (a close that frees a load client's slot) may make the workload due at this instant.
+    if (on_tick) on_tick(now_);
   }
   stuck_ = true;
   ADD_FAILURE() << "EndpointPair::pump: no quiescence at one instant (" << frames_this_instant_ << " frames)";

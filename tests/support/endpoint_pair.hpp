@@ -232,7 +232,8 @@ class EndpointPair {
   bool run_until(const std::function<bool()>& pred, Duration max_virtual = Duration::seconds(60));
   void run_for(Duration d);
 
-  // Called at the start of every pump (a load client's set_time/poll goes here).
+  // Called at the start of every pump and after each of its rounds that moved a frame (a load
+  // client's set_time/poll goes here).
   std::function<void(Instant)> on_tick;
   // Another deadline to wake up for (a load client's schedule); <= now() is ignored.
   std::function<Instant()> extra_deadline;
