@@ -37,7 +37,7 @@ namespace linetcp::control {
   X(duplicate_data) X(out_of_window) X(paws_rejected) X(ack_of_unsent) X(old_ack)                 \
   X(challenge_acks) X(challenge_acks_limited) X(resets_in) X(resets_ignored) X(resets_out)        \
   X(zero_window_probes) X(keepalive_probes) X(r1_exceeded) X(r2_timeouts) X(keepalive_timeouts)  \
-  X(urgent_in) X(options_malformed) X(quick_acks)
+  X(urgent_in) X(options_malformed) X(quick_acks) X(pushed_acks)
 #define LINETCP_SERVER_FIELDS(X) \
   X(connections) X(requests) X(responses) X(bad_requests) X(bytes_in) X(no_buffer)
 #define LINETCP_CLIENT_FIELDS(X)                                                                 \

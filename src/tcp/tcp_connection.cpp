@@ -271,7 +271,8 @@ void TcpConnection::park(ParkedTcb& p, Instant now) const {
   p.flags = static_cast<uint8_t>((passive_ ? ParkedTcb::kPassive : 0) | (ts_ok_ ? ParkedTcb::kTimestamps : 0) |
                                  (sack_ok_ ? ParkedTcb::kSack : 0) | (nodelay_ ? ParkedTcb::kNoDelay : 0) |
                                  (ws_ok_ ? ParkedTcb::kWindowScale : 0) |
-                                 (rtt_.has_sample() ? ParkedTcb::kRttSample : 0));
+                                 (rtt_.has_sample() ? ParkedTcb::kRttSample : 0) |
+                                 (interactive_ ? ParkedTcb::kInteractive : 0));
   p.rto_backoff = rtt_.backoff();
   p.reserved[0] = p.reserved[1] = 0;
 }
@@ -284,6 +285,7 @@ void TcpConnection::unpark(const TcpParams& params, const ParkedTcb& p, Instant 
   sack_ok_ = (p.flags & ParkedTcb::kSack) != 0;
   nodelay_ = (p.flags & ParkedTcb::kNoDelay) != 0;
   ws_ok_ = (p.flags & ParkedTcb::kWindowScale) != 0;
+  interactive_ = (p.flags & ParkedTcb::kInteractive) != 0;
   keepalive_ = false;  // parkable() wants it off
   snd_mss_ = p.snd_mss;
   snd_wscale_ = p.snd_wscale;
@@ -815,6 +817,14 @@ void TcpConnection::process_text(const SegmentIn& seg, Instant now, TcpContext& 
   // MUST-58/SHLD-19: ACK at least every second full segment, otherwise delay (< 500 ms).
   if (++unacked_segments_ >= 2 || params_->delayed_ack == Duration::zero()) {
     ack_now_ = true;
+  } else if (seg.has(kTcpPsh) && !interactive_) {
+    // The sender has nothing more queued (PSH ends its data) and we are not answering it with
+    // data of our own: a delayed ACK would only hold up the next write, which often waits for
+    // this one to be acknowledged (a bulk upload's last partial segment cost 40 ms per write).
+    // Delaying is a SHOULD (SHLD-18); Linux ACKs a pushed segment at once outside pingpong mode
+    // too (tcp_cleanup_rbuf). A request/response peer still gets its ACK on our response.
+    ack_now_ = true;
+    ++ctx.counters.pushed_acks;
   } else if (ctx.quick_ack) {
     ack_now_ = true;
     ++ctx.counters.quick_acks;
@@ -877,6 +887,7 @@ void TcpConnection::on_timer(Instant now, TcpContext& ctx, ConnSink& sink) {
   if (now >= delack_deadline_) {
     delack_deadline_ = Instant::never();
     ack_now_ = true;
+    interactive_ = false;  // no data of ours came in time to carry it
   }
   if (now >= rto_deadline_) {
     rto_deadline_ = Instant::never();
@@ -1192,6 +1203,7 @@ bool TcpConnection::next_data_segment(Instant now, SegmentOut& out, TcpContext& 
   uint8_t flags = kTcpAck;
   if (with_fin) flags |= kTcpFin;
   if (len > 0 && s + len == data_end) flags |= kTcpPsh;  // MUST-61: PSH on the last segment
+  if (len > 0 && unacked_segments_ > 0) interactive_ = true;  // our data answers theirs
   emit(out, flags, s, opts, ctx);
   out.payload_offset = offset_of(s);
   out.payload_len = len;

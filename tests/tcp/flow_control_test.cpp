@@ -234,6 +234,49 @@ TEST(TcpFlow, DataPiggybacksTheAck) {
   h.expect_nothing();  // the delayed ACK was satisfied
 }
 
+TEST(TcpFlow, PushedSegmentOnAOneWayConnectionIsAckedAtOnce) {
+  // A bulk upload's last segment of a write: the sender has nothing more (PSH) and we send no
+  // data, so no response would carry a delayed ACK. It goes at once (Linux does the same outside
+  // pingpong mode); a segment without PSH still waits. RFC9293 SHLD-18 permits either.
+  TcpHarness h;
+  h.established();
+  h.send(h.peer_data(1460));
+  h.send(h.peer_data(1460));
+  h.expect_segment(out().flags(kTcpAck).ack(h.rseq).len(0));  // every second segment
+  h.send(h.peer_data(1120).flags(kTcpAck | kTcpPsh));  // alone, the end of the write
+  h.expect_segment(out().flags(kTcpAck).ack(h.rseq).len(0));
+  EXPECT_EQ(h.counters.pushed_acks, 1u);
+  h.send(h.peer_data(1460));  // alone, not pushed: more is coming, so it waits
+  h.expect_nothing();
+  const Instant t0 = h.now;
+  h.advance(Duration::millis(100));
+  h.expect_segment(out().flags(kTcpAck).ack(h.rseq).len(0));
+  EXPECT_EQ(h.last_time() - t0, h.params.delayed_ack);
+  EXPECT_EQ(h.counters.pushed_acks, 1u);
+}
+
+TEST(TcpFlow, RequestResponsePeerKeepsItsDelayedAckUntilTheTimerFiresAlone) {
+  TcpHarness h;
+  h.established();
+  // A request, answered at once: the response carries the ACK, and from then on we are
+  // answering (interactive), so the next pushed request waits for our response or the timer.
+  h.send(h.peer_data(100).flags(kTcpAck | kTcpPsh));
+  h.app_send(50);
+  h.expect_segment(out().flags(kTcpAck | kTcpPsh).ack(h.rseq).len(50));
+  h.send(seg().seq(h.rseq).ack(L + 51));
+  h.send(h.peer_data(100).flags(kTcpAck | kTcpPsh));
+  h.expect_nothing();
+  const Instant t0 = h.now;
+  h.advance(Duration::millis(100));
+  // RFC9293 MUST-40
+  h.expect_segment(out().flags(kTcpAck).ack(h.rseq).len(0));  // no response came: the timer sent it
+  EXPECT_EQ(h.last_time() - t0, h.params.delayed_ack);
+  // The ACK had to go alone: not interactive any more, the next pushed segment is ACKed at once.
+  h.send(h.peer_data(100).flags(kTcpAck | kTcpPsh));
+  h.expect_segment(out().flags(kTcpAck).ack(h.rseq).len(0));
+  EXPECT_EQ(h.counters.pushed_acks, 2u);  // the first request and the last segment
+}
+
 // --- Nagle -----------------------------------------------------------------------------------
 
 TEST(TcpFlow, NagleOnByDefaultAndSwitchable) {

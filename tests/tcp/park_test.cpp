@@ -54,6 +54,7 @@ void expect_same_connection(const tcp::TcpConnection& x, const tcp::TcpConnectio
   EXPECT_EQ(x.send_queued(), y.send_queued());
   EXPECT_EQ(x.passive(), y.passive());
   EXPECT_EQ(x.nodelay(), y.nodelay());
+  EXPECT_EQ(x.interactive(), y.interactive());
   EXPECT_EQ(x.user_timeout(), y.user_timeout());
   EXPECT_EQ(x.next_deadline(), y.next_deadline());
   EXPECT_EQ(x.wants_output(), y.wants_output());
@@ -76,6 +77,25 @@ TEST(TcpPark, AnIdleConnectionComesBackWithEveryVariable) {
   back.unpark(h.params, p, h.now);
   expect_same_connection(h.conn, back);
   EXPECT_TRUE(back.parkable());
+}
+
+TEST(TcpPark, AnInteractiveConnectionComesBackInteractive) {
+  // It answered a request with data: its next pushed request still waits for the response
+  // (delayed ACK), parked or not.
+  TcpHarness h(variant(true, true, 7, tcp::CongestionAlgorithm::kNewReno));
+  h.established();
+  h.send(h.peer_data(100).flags(tcp::kTcpAck | tcp::kTcpPsh));
+  h.app_send(50);
+  h.recv_all();
+  h.send(seg().seq(h.rseq).ack(TcpHarness::kLocalIss + 51));
+  ASSERT_TRUE(h.conn.interactive());
+  ASSERT_TRUE(h.conn.parkable());
+  tcp::ParkedTcb p;
+  h.conn.park(p, h.now);
+  tcp::TcpConnection back;
+  back.unpark(h.params, p, h.now);
+  expect_same_connection(h.conn, back);
+  EXPECT_TRUE(back.interactive());
 }
 
 TEST(TcpPark, StreamOffsetsComeBackAcrossSequenceWrapAndAbove4GiB) {

@@ -100,6 +100,7 @@ struct TcpCounters {
   uint64_t urgent_in = 0;
   uint64_t options_malformed = 0;  // an illegal option length (MUST-7); the segment is still used
   uint64_t quick_acks = 0;  // data ACKed at once that would have waited (TcpContext::quick_ack)
+  uint64_t pushed_acks = 0;  // a pushed segment ACKed at once on a one-way connection (see process_text)
 };
 
 // What a connection tells its owner. The engine implements it and forwards to the application.
@@ -153,7 +154,7 @@ struct ParkedTcb {
   uint8_t reserved[2];
 
   static constexpr uint8_t kPassive = 1, kTimestamps = 2, kSack = 4, kNoDelay = 8, kWindowScale = 16,
-                           kRttSample = 32;
+                           kRttSample = 32, kInteractive = 64;
 
   // The application's options, written into the parked form as the full state would take them.
   void set_nodelay(bool on) { flags = static_cast<uint8_t>(on ? flags | kNoDelay : flags & ~kNoDelay); }
@@ -252,6 +253,7 @@ class TcpConnection {
   bool in_recovery() const { return in_recovery_; }
   bool passive() const { return passive_; }
   bool nodelay() const { return nodelay_; }
+  bool interactive() const { return interactive_; }
   base::Duration user_timeout() const { return user_timeout_; }
   CloseReason close_reason() const { return close_reason_; }
   uint64_t bytes_acked() const { return snd_una_offset_; }
@@ -323,6 +325,10 @@ class TcpConnection {
   bool window_update_pending_ = false;
   bool fin_sent_ = false;
   bool ws_ok_ = false;              // both sides sent the window-scale option
+  // Our data has been answering the peer's (request/response): a delayed ACK can ride on it.
+  // Set when a data segment carries the ACK of received data, cleared when the delayed-ACK timer
+  // has to send the ACK alone (Linux's "pingpong" mode).
+  bool interactive_ = false;
   uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
   uint8_t rcv_wscale_ = 0;  // applied to windows we send
   uint8_t unacked_segments_ = 0;
