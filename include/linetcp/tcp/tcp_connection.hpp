@@ -325,10 +325,6 @@ class TcpConnection {
   bool window_update_pending_ = false;
   bool fin_sent_ = false;
   bool ws_ok_ = false;              // both sides sent the window-scale option
-  // Our data has been answering the peer's (request/response): a delayed ACK can ride on it.
-  // Set when a data segment carries the ACK of received data, cleared when the delayed-ACK timer
-  // has to send the ACK alone (Linux's "pingpong" mode).
-  bool interactive_ = false;
   uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
   uint8_t rcv_wscale_ = 0;  // applied to windows we send
   uint8_t unacked_segments_ = 0;
@@ -377,6 +373,10 @@ class TcpConnection {
   uint8_t persist_backoff_ = 0;
   bool rtx_force_ = false;     // the next recovery retransmission goes out whatever the pipe
   bool fin_ooo_ = false;       // the peer's FIN arrived out of order, at fin_ooo_seq_
+  // Our data has been answering the peer's (request/response): a delayed ACK can ride on it.
+  // Set when a data segment carries the ACK of received data, cleared when the delayed-ACK timer
+  // has to send the ACK alone (Linux's "pingpong" mode).
+  bool interactive_ = false;  // (here, in the padding: the hot fields above keep their offsets)
   SeqNum fin_ooo_seq_;
 };
 
