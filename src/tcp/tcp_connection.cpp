@@ -624,7 +624,11 @@ bool TcpConnection::process_ack(const SegmentIn& seg, Instant now, TcpContext& c
         rtx_force_ = true;
       }
     }
-  } else {
+  } else if (2 * (uint64_t{flight_size()} + acked) >= cc_.cwnd()) {
+    // The window grows only while it is what limits the sender: at least half of it was in
+    // flight (Linux's tcp_is_cwnd_limited in slow start, RFC 7661's aim). A sender held back by
+    // the receiver's window or by its application would otherwise grow it without bound and
+    // later burst all of it at once.
     cc_.on_ack(acked, now, rtt_.srtt());
   }
   if (urgent_pending_ && snd_una_ >= snd_up_) urgent_pending_ = false;

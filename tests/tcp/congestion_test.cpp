@@ -189,5 +189,38 @@ TEST(TcpCongestion, IdleRestartResetsWindow) {
   EXPECT_EQ(h.conn.cwnd(), 14600u);
 }
 
+TEST(TcpCongestion, WindowDoesNotGrowWhileTheReceiverWindowLimitsTheSender) {
+  // The peer offers 20 segments and ACKs each flight whole. cwnd is not what limits the sender,
+  // so it grows only while it is under twice the flight (Linux's tcp_is_cwnd_limited in slow
+  // start; RFC 7661's idea): a window that grew on every ACK (to 260 MB in a 3 s memif upload)
+  // would let the sender burst that much into the network the moment the receiver opened up.
+  TcpHarness h;
+  h.established();
+  constexpr uint32_t kOffer = 20 * 1460;
+  h.send(seg().seq(h.rseq).ack(L + 1).window(kOffer));
+  h.app_send(10'000'000);
+  uint32_t acked = 0;
+  for (int round = 0; round < 100; ++round) {
+    for (const tcp::SegmentOut& s : h.recv_all()) acked = std::max(acked, (s.seq - SeqNum(L + 1)) + s.payload_len);
+    h.send(seg().seq(h.rseq).ack(L + 1 + acked).window(kOffer));
+  }
+  EXPECT_GT(acked, 90u * kOffer) << "the sender kept the offered window full";
+  EXPECT_LE(h.conn.cwnd(), 2 * kOffer + 2 * 1460) << "no growth past twice the flight";
+  EXPECT_GE(h.conn.cwnd(), kOffer) << "it did grow while it was the limit";
+}
+
+TEST(TcpCongestion, WindowDoesNotGrowOnAnApplicationLimitedConnection) {
+  // Request/response with 100-byte messages: one small segment in flight at a time never fills
+  // the initial window, so the window stays as it started.
+  TcpHarness h;
+  h.established();
+  for (int i = 0; i < 200; ++i) {
+    h.app_send(100);
+    ASSERT_EQ(h.recv_all().size(), 1u);
+    h.send(h.peer_data(100).ack(L + 1 + 100 * static_cast<uint32_t>(i + 1)).flags(kTcpAck | kTcpPsh));
+  }
+  EXPECT_EQ(h.conn.cwnd(), 14600u);
+}
+
 }  // namespace
 }  // namespace linetcp::testing
