@@ -18,12 +18,19 @@ namespace {
 // bits above 7 of base ^ (base >> 7) ^ (base >> 13), low its bits 0..6. The byte is then
 // 'a' + (high % 26 + (j ^ low)) % 26: one division per block, a table row per block, and
 // byte j = row[j ^ low]. For 16 aligned j = 16a + b that is row[16 (a ^ low_hi) + (b ^ low_lo)]:
-// one 16-byte load and one byte shuffle (SSSE3).
+// one 16-byte load and one byte shuffle (SSSE3). With AVX2, 32 aligned j = 32a + b give
+// row[32 (a ^ low >> 5) + (b ^ (low & 16)) ^ (low & 15)]: the 16-byte halves swapped when bit 4 of
+// low is set (a second copy of each row, stored swapped), then the same in-lane shuffle.
 struct PatternTable {
   alignas(64) uint8_t byte[26][128];
+  alignas(64) uint8_t halves_swapped[26][128];
   PatternTable() {
-    for (uint32_t h = 0; h < 26; ++h)
-      for (uint32_t m = 0; m < 128; ++m) byte[h][m] = static_cast<uint8_t>('a' + (h + m) % 26);
+    for (uint32_t h = 0; h < 26; ++h) {
+      for (uint32_t m = 0; m < 128; ++m) {
+        byte[h][m] = static_cast<uint8_t>('a' + (h + m) % 26);
+        halves_swapped[h][m] = static_cast<uint8_t>('a' + (h + (m ^ 16)) % 26);
+      }
+    }
   }
 };
 const PatternTable kPattern;
@@ -35,18 +42,40 @@ void fill_pattern(uint64_t offset, std::span<uint8_t> dst) {
     const uint64_t o = offset + i;
     const uint64_t base = o & ~uint64_t{127};
     const uint64_t mix = base ^ (base >> 7) ^ (base >> 13);
-    const uint8_t* row = kPattern.byte[(mix & ~uint64_t{127}) % 26];
+    const std::size_t h = static_cast<std::size_t>((mix & ~uint64_t{127}) % 26);
+    const uint8_t* row = kPattern.byte[h];
     const uint32_t low = static_cast<uint32_t>(mix & 127);
     const std::size_t end = std::min<std::size_t>(dst.size(), i + (128 - (o & 127)));
     uint32_t j = static_cast<uint32_t>(o & 127);
 #if defined(__SSSE3__)
     const __m128i shuffle = _mm_xor_si128(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm_set1_epi8(static_cast<char>(low & 15)));
-    for (; i < end && (j & 15) != 0; ++i, ++j) dst[i] = row[j ^ low];
-    for (; i + 16 <= end; i += 16, j += 16) {
+    auto copy16 = [&] {
       const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(row + 16 * ((j >> 4) ^ (low >> 4))));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst.data() + i), _mm_shuffle_epi8(v, shuffle));
+      i += 16;
+      j += 16;
+    };
+    for (; i < end && (j & 15) != 0; ++i, ++j) dst[i] = row[j ^ low];
+#if defined(__AVX2__)
+    if ((j & 16) != 0 && i + 16 <= end) copy16();  // to a 32-byte boundary of the block
+    const uint8_t* row32 = (low & 16) ? kPattern.halves_swapped[h] : row;
+    const __m256i shuffle32 = _mm256_broadcastsi128_si256(shuffle);
+    if (j == 0 && end - i == 128) {  // a whole block, the common case: four stores, no loop
+      const uint32_t a = low >> 5;
+      for (uint32_t k = 0; k < 4; ++k) {
+        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(row32 + 32 * (k ^ a)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst.data() + i + 32 * k), _mm256_shuffle_epi8(v, shuffle32));
+      }
+      i += 128;
+      continue;
     }
+    for (; i + 32 <= end; i += 32, j += 32) {
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(row32 + 32 * ((j >> 5) ^ (low >> 5))));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst.data() + i), _mm256_shuffle_epi8(v, shuffle32));
+    }
+#endif
+    while (i + 16 <= end) copy16();
 #endif
     for (; i < end; ++i, ++j) dst[i] = row[j ^ low];
   }

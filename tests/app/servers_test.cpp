@@ -79,6 +79,27 @@ class ServersTest : public ::testing::Test {
   EndpointPair pair_;
 };
 
+TEST(PatternTest, FillPatternIsPatternByteAtEveryOffsetAndLength) {
+  // The vector paths (16 and 32 bytes at a time, table rows per 128-byte block) against the
+  // definition, over every start within two blocks, lengths across block and vector edges, and
+  // offsets high enough for the >> 13 term and wrap-around of the 26 rows.
+  std::vector<uint8_t> buf(1600);
+  for (uint64_t base : {uint64_t{0}, uint64_t{12345}, uint64_t{1} << 20, (uint64_t{1} << 40) + 77}) {
+    for (uint64_t start = 0; start < 256; ++start) {
+      for (std::size_t len : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{31}, std::size_t{32},
+                              std::size_t{33}, std::size_t{127}, std::size_t{128}, std::size_t{200}, std::size_t{1448},
+                              std::size_t{1600}}) {
+        const uint64_t offset = base + start;
+        std::fill(buf.begin(), buf.end(), 0);
+        app::fill_pattern(offset, std::span<uint8_t>(buf.data(), len));
+        for (std::size_t i = 0; i < len; ++i)
+          ASSERT_EQ(buf[i], app::pattern_byte(offset + i)) << "offset " << offset << " length " << len << " byte " << i;
+        for (std::size_t i = len; i < buf.size(); ++i) ASSERT_EQ(buf[i], 0) << "wrote past the end, length " << len;
+      }
+    }
+  }
+}
+
 TEST_F(ServersTest, HttpShortConnectionGetsTheExactResponseAndAClose) {
   HttpServer http(HttpServerOptions{}, 1024);
   ASSERT_TRUE(pair_.server().listen(80, http));
