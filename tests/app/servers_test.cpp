@@ -454,17 +454,22 @@ TEST_F(LoadClientTest, EchoRequestsAreVerified) {
   EXPECT_EQ(echo.counters().bytes_in, c.bytes_sent);
 }
 
-TEST_F(LoadClientTest, DiscardRequestsCompleteWhenAcknowledged) {
-  app::DiscardServer discard;
-  ASSERT_TRUE(pair_.server().listen(9, discard));
+// A load client writing `size`-byte requests to the discard server on port 9.
+LoadClientOptions discard_options(uint64_t concurrency, uint64_t requests_per_connection, uint64_t size) {
   LoadClientOptions o;
   o.protocol = Protocol::kDiscard;
   o.target = kServerIp;
   o.target_port = 9;
-  o.concurrency = 3;
-  o.requests_per_connection = 3;
-  o.request_size = 5000;
-  LoadClient lc(o, pair_.client().capacity());
+  o.concurrency = concurrency;
+  o.requests_per_connection = requests_per_connection;
+  o.request_size = size;
+  return o;
+}
+
+TEST_F(LoadClientTest, DiscardRequestsCompleteWhenAcknowledged) {
+  app::DiscardServer discard;
+  ASSERT_TRUE(pair_.server().listen(9, discard));
+  LoadClient lc(discard_options(3, 3, 5000), pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 90; }, Duration::seconds(30)));
   stop_and_drain(lc);
@@ -483,14 +488,7 @@ TEST_F(LoadClientTest, AnUploadWaitsForNoDelayedAck) {
   // (and halved bulk throughput over memif) before the server ACKed pushed segments at once.
   app::DiscardServer discard;
   ASSERT_TRUE(pair_.server().listen(9, discard));
-  LoadClientOptions o;
-  o.protocol = Protocol::kDiscard;
-  o.target = kServerIp;
-  o.target_port = 9;
-  o.concurrency = 1;
-  o.requests_per_connection = 0;
-  o.request_size = 10000;
-  LoadClient lc(o, pair_.client().capacity());
+  LoadClient lc(discard_options(1, 0, 10000), pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 1; }, Duration::seconds(5)));
   const Instant t0 = pair_.now();

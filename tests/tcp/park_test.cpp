@@ -60,6 +60,16 @@ void expect_same_connection(const tcp::TcpConnection& x, const tcp::TcpConnectio
   EXPECT_EQ(x.wants_output(), y.wants_output());
 }
 
+// Parks h's connection and brings it back into a fresh object, which must equal the original.
+tcp::TcpConnection parked_and_back(const TcpHarness& h) {
+  tcp::ParkedTcb p;
+  h.conn.park(p, h.now);
+  tcp::TcpConnection back;
+  back.unpark(h.params, p, h.now);
+  expect_same_connection(h.conn, back);
+  return back;
+}
+
 TEST(TcpPark, AnIdleConnectionComesBackWithEveryVariable) {
   TcpHarness h(variant(true, true, 7, tcp::CongestionAlgorithm::kNewReno));
   h.established();
@@ -71,12 +81,7 @@ TEST(TcpPark, AnIdleConnectionComesBackWithEveryVariable) {
   h.conn.set_nodelay(true);
   h.conn.set_user_timeout(Duration::seconds(42));
   ASSERT_TRUE(h.conn.parkable());
-  tcp::ParkedTcb p;
-  h.conn.park(p, h.now);
-  tcp::TcpConnection back;
-  back.unpark(h.params, p, h.now);
-  expect_same_connection(h.conn, back);
-  EXPECT_TRUE(back.parkable());
+  EXPECT_TRUE(parked_and_back(h).parkable());
 }
 
 TEST(TcpPark, AnInteractiveConnectionComesBackInteractive) {
@@ -90,12 +95,7 @@ TEST(TcpPark, AnInteractiveConnectionComesBackInteractive) {
   h.send(seg().seq(h.rseq).ack(TcpHarness::kLocalIss + 51));
   ASSERT_TRUE(h.conn.interactive());
   ASSERT_TRUE(h.conn.parkable());
-  tcp::ParkedTcb p;
-  h.conn.park(p, h.now);
-  tcp::TcpConnection back;
-  back.unpark(h.params, p, h.now);
-  expect_same_connection(h.conn, back);
-  EXPECT_TRUE(back.interactive());
+  EXPECT_TRUE(parked_and_back(h).interactive());
 }
 
 TEST(TcpPark, StreamOffsetsComeBackAcrossSequenceWrapAndAbove4GiB) {
