@@ -265,12 +265,7 @@ void LoadClient::on_data(engine::Endpoint& ep, ConnId id, std::span<const uint8_
       break;
     case Protocol::kEcho: {
       // Every echoed byte must be the byte we sent at that stream offset.
-      for (std::size_t i = 0; i < data.size(); ++i) {
-        if (data[i] != pattern_byte(c.received + i)) {
-          ++counters_.echo_mismatches;
-          break;
-        }
-      }
+      if (!matches_pattern(c.received, data)) ++counters_.echo_mismatches;
       c.received += data.size();
       if (c.awaiting && c.received >= c.response_end) request_done(ep, id, now);
       break;
@@ -279,6 +274,20 @@ void LoadClient::on_data(engine::Endpoint& ep, ConnId id, std::span<const uint8_
       c.received += data.size();  // a discard server sends nothing; count what it does send
       break;
   }
+}
+
+bool LoadClient::matches_pattern(uint64_t offset, std::span<const uint8_t> data) {
+  // Against fill_pattern's output a block at a time: pattern_byte() per byte costs a division
+  // each, and was the echo client's bottleneck (1400-byte echoes: 1.2 M loop iterations in 3 s
+  // against the server's 75 M).
+  while (!data.empty()) {
+    const std::size_t n = std::min(data.size(), pattern_scratch_.size());
+    fill_pattern(offset, std::span<uint8_t>(pattern_scratch_.data(), n));
+    if (std::memcmp(pattern_scratch_.data(), data.data(), n) != 0) return false;
+    offset += n;
+    data = data.subspan(n);
+  }
+  return true;
 }
 
 void LoadClient::on_acked(engine::Endpoint& ep, ConnId id, uint64_t acked_until) {

@@ -454,6 +454,55 @@ TEST_F(LoadClientTest, EchoRequestsAreVerified) {
   EXPECT_EQ(echo.counters().bytes_in, c.bytes_sent);
 }
 
+// An echo server that gets one byte wrong: the byte at stream offset `bad_offset` of each
+// connection comes back with its low bit flipped. The rest is echoed exactly.
+class OneBadByteEchoServer final : public engine::App {
+ public:
+  explicit OneBadByteEchoServer(uint64_t bad_offset) : bad_offset_(bad_offset) {}
+  void on_open(Endpoint&, ConnId id) override { streams_[id].clear(); }
+  void on_data(Endpoint& ep, ConnId id, std::span<const uint8_t> data) override {
+    std::vector<uint8_t>& s = streams_[id];
+    s.insert(s.end(), data.begin(), data.end());
+    ep.send(id, data.size());
+  }
+  void on_peer_closed(Endpoint& ep, ConnId id) override { ep.close(id); }
+  void fill_payload(Endpoint&, ConnId id, uint64_t offset, std::span<uint8_t> dst) override {
+    const std::vector<uint8_t>& s = streams_[id];
+    std::memcpy(dst.data(), s.data() + offset, dst.size());
+    if (bad_offset_ >= offset && bad_offset_ < offset + dst.size()) dst[bad_offset_ - offset] ^= 1;
+  }
+
+ private:
+  uint64_t bad_offset_;
+  std::map<ConnId, std::vector<uint8_t>> streams_;
+};
+
+TEST_F(LoadClientTest, AWrongEchoedByteIsAMismatch) {
+  // One wrong byte in each connection's second response (offset 3000 + 777 of 3000-byte
+  // requests), wherever the segments happen to split it: one mismatch per connection, counted
+  // once for its response, and nothing else.
+  OneBadByteEchoServer server(3000 + 777);
+  ASSERT_TRUE(pair_.server().listen(7, server));
+  LoadClientOptions o;
+  o.protocol = Protocol::kEcho;
+  o.target = kServerIp;
+  o.target_port = 7;
+  o.concurrency = 2;
+  o.requests_per_connection = 3;
+  o.request_size = 3000;
+  LoadClient lc(o, pair_.client().capacity());
+  attach(lc);
+  ASSERT_TRUE(pair_.run_until([&] { return lc.counters().connections_closed >= 10; }, Duration::seconds(30)));
+  const app::ClientCounters& c = lc.counters();
+  // Each closed connection had its three responses, one of them wrong; the two still open may
+  // have had their second response too.
+  EXPECT_GE(c.echo_mismatches, c.connections_closed);
+  EXPECT_LE(c.echo_mismatches, c.connections_closed + o.concurrency);
+  EXPECT_GE(c.responses, 3 * c.connections_closed);
+  EXPECT_EQ(c.connections_reset + c.connections_timed_out + c.incomplete, 0u);
+  stop_and_drain(lc);
+}
+
 // A load client writing `size`-byte requests to the discard server on port 9.
 LoadClientOptions discard_options(uint64_t concurrency, uint64_t requests_per_connection, uint64_t size) {
   LoadClientOptions o;

@@ -5,6 +5,7 @@
 // a server that stalls cannot hide its delay (no coordinated omission).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -129,6 +130,8 @@ class LoadClient final : public engine::App {
   void send_request(engine::Endpoint& ep, engine::ConnId id, base::Instant start);
   void request_done(engine::Endpoint& ep, engine::ConnId id, base::Instant now);
   void next_request_or_close(engine::Endpoint& ep, engine::ConnId id, base::Instant now);
+  // Whether `data` is the pattern stream (fill_pattern) from `offset` on, byte for byte.
+  bool matches_pattern(uint64_t offset, std::span<const uint8_t> data);
   void close_connection(engine::Endpoint& ep, engine::ConnId id);
   void open_connections(engine::Endpoint& ep, base::Instant now);
   void run_schedule(engine::Endpoint& ep, base::Instant now);
@@ -140,6 +143,7 @@ class LoadClient final : public engine::App {
   uint64_t request_len_;
   std::vector<Conn> conns_;
   HttpHeadMemo head_memo_;  // servers answer the same request with the same head
+  std::array<uint8_t, 2048> pattern_scratch_;  // the expected bytes of an echo, for matches_pattern
   ClientCounters counters_;
   Histogram connect_;
   Histogram first_byte_;
