@@ -39,7 +39,7 @@ check_syns() {
   local cap="$1" syn_from="$2" synack_from="$3" lines src ack ws ts sack seen_syn=0 seen_synack=0
   lines="$(syns "$cap")"
   echo "$cap: SYNs (source, ack, window scale, tsval, sack-permitted):"
-  echo "$lines" | head -n 4 | sed 's/^/  /'
+  head -n 4 <<<"$lines" | sed 's/^/  /'  # not echo | head: with pipefail, echo dies of SIGPIPE once $lines outgrows the pipe
   while read -r src ack ws ts sack; do
     [[ -n "$src" ]] || continue
     if [[ "$src" == "$syn_from" && "$ack" == 0 ]]; then seen_syn=1; elif [[ "$src" == "$synack_from" && "$ack" == 1 ]]; then seen_synack=1; else continue; fi
