@@ -61,19 +61,20 @@ void fill_pattern(uint64_t offset, std::span<uint8_t> dst) {
     if ((j & 16) != 0 && i + 16 <= end) copy16();  // to a 32-byte boundary of the block
     const uint8_t* row32 = (low & 16) ? kPattern.halves_swapped[h] : row;
     const __m256i shuffle32 = _mm256_broadcastsi128_si256(shuffle);
-    if (j == 0 && end - i == 128) {  // a whole block, the common case: four stores, no loop
-      const uint32_t a = low >> 5;
-      for (uint32_t k = 0; k < 4; ++k) {
-        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(row32 + 32 * (k ^ a)));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst.data() + i + 32 * k), _mm256_shuffle_epi8(v, shuffle32));
-      }
-      i += 128;
-      continue;
-    }
-    for (; i + 32 <= end; i += 32, j += 32) {
+    auto copy32 = [&] {
       const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(row32 + 32 * ((j >> 5) ^ (low >> 5))));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst.data() + i), _mm256_shuffle_epi8(v, shuffle32));
+      i += 32;
+      j += 32;
+    };
+    if (j == 0 && end - i == 128) {  // a whole block, the common case: four stores, no loop
+      copy32();
+      copy32();
+      copy32();
+      copy32();
+      continue;
     }
+    while (i + 32 <= end) copy32();
 #endif
     while (i + 16 <= end) copy16();
 #endif

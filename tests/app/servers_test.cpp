@@ -431,18 +431,24 @@ TEST_F(LoadClientTest, HttpKeepAliveReusesConnections) {
   EXPECT_EQ(lc.request_bytes(), std::string("POST / HTTP/1.1\r\nHost: \r\nUser-Agent: linetcp\r\nContent-Length: 100\r\n\r\n").size() + 100);
 }
 
+// A load client writing `size`-byte requests to an echo (port 7) or discard (port 9) server.
+LoadClientOptions stream_options(Protocol protocol, uint64_t concurrency, uint64_t requests_per_connection,
+                                 uint64_t size) {
+  LoadClientOptions o;
+  o.protocol = protocol;
+  o.target = kServerIp;
+  o.target_port = protocol == Protocol::kEcho ? 7 : 9;
+  o.concurrency = concurrency;
+  o.requests_per_connection = requests_per_connection;
+  o.request_size = size;
+  return o;
+}
+
 TEST_F(LoadClientTest, EchoRequestsAreVerified) {
   app::EchoServer echo(1024, 16, 64 * 1024);
   const tcp::TcpParams params = echo.params(pair_.server().config().tcp);
   ASSERT_TRUE(pair_.server().listen(7, echo, &params));
-  LoadClientOptions o;
-  o.protocol = Protocol::kEcho;
-  o.target = kServerIp;
-  o.target_port = 7;
-  o.concurrency = 4;
-  o.requests_per_connection = 5;
-  o.request_size = 3000;
-  LoadClient lc(o, pair_.client().capacity());
+  LoadClient lc(stream_options(Protocol::kEcho, 4, 5, 3000), pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 200; }, Duration::seconds(30)));
   stop_and_drain(lc);
@@ -483,13 +489,7 @@ TEST_F(LoadClientTest, AWrongEchoedByteIsAMismatch) {
   // once for its response, and nothing else.
   OneBadByteEchoServer server(3000 + 777);
   ASSERT_TRUE(pair_.server().listen(7, server));
-  LoadClientOptions o;
-  o.protocol = Protocol::kEcho;
-  o.target = kServerIp;
-  o.target_port = 7;
-  o.concurrency = 2;
-  o.requests_per_connection = 3;
-  o.request_size = 3000;
+  const LoadClientOptions o = stream_options(Protocol::kEcho, 2, 3, 3000);
   LoadClient lc(o, pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().connections_closed >= 10; }, Duration::seconds(30)));
@@ -503,22 +503,10 @@ TEST_F(LoadClientTest, AWrongEchoedByteIsAMismatch) {
   stop_and_drain(lc);
 }
 
-// A load client writing `size`-byte requests to the discard server on port 9.
-LoadClientOptions discard_options(uint64_t concurrency, uint64_t requests_per_connection, uint64_t size) {
-  LoadClientOptions o;
-  o.protocol = Protocol::kDiscard;
-  o.target = kServerIp;
-  o.target_port = 9;
-  o.concurrency = concurrency;
-  o.requests_per_connection = requests_per_connection;
-  o.request_size = size;
-  return o;
-}
-
 TEST_F(LoadClientTest, DiscardRequestsCompleteWhenAcknowledged) {
   app::DiscardServer discard;
   ASSERT_TRUE(pair_.server().listen(9, discard));
-  LoadClient lc(discard_options(3, 3, 5000), pair_.client().capacity());
+  LoadClient lc(stream_options(Protocol::kDiscard, 3, 3, 5000), pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 90; }, Duration::seconds(30)));
   stop_and_drain(lc);
@@ -537,7 +525,7 @@ TEST_F(LoadClientTest, AnUploadWaitsForNoDelayedAck) {
   // (and halved bulk throughput over memif) before the server ACKed pushed segments at once.
   app::DiscardServer discard;
   ASSERT_TRUE(pair_.server().listen(9, discard));
-  LoadClient lc(discard_options(1, 0, 10000), pair_.client().capacity());
+  LoadClient lc(stream_options(Protocol::kDiscard, 1, 0, 10000), pair_.client().capacity());
   attach(lc);
   ASSERT_TRUE(pair_.run_until([&] { return lc.counters().responses >= 1; }, Duration::seconds(5)));
   const Instant t0 = pair_.now();
